@@ -1,0 +1,7 @@
+// Core types: tensors, dtypes, errors, threading.
+#pragma once
+#include "core/dtype.hpp"
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "core/storage.hpp"
+#include "core/tensor.hpp"
