@@ -52,7 +52,9 @@ public:
         cv_.notify_all();
         work_on_chunks();
         std::unique_lock<std::mutex> lk(mutex_);
-        done_cv_.wait(lk, [this] { return pending_ == 0; });
+        // Also wait for workers still inside work_on_chunks: they must not see the next job's
+        // counters while holding this job's chunk index.
+        done_cv_.wait(lk, [this] { return pending_ == 0 && active_ == 0; });
         job_ = nullptr;
         if (error_) std::rethrow_exception(error_);
     }
@@ -68,15 +70,15 @@ private:
             int64_t c = next_chunk_.fetch_add(1);
             if (c >= job_chunks_) return;
             int64_t begin = job_n_ * c / job_chunks_, end = job_n_ * (c + 1) / job_chunks_;
+            const bool was = in_worker();
+            in_worker() = true;  // nested parallel_for runs inline
             try {
-                bool was = in_worker();
-                in_worker() = true;  // nested parallel_for runs inline
                 (*job_)(begin, end);
-                in_worker() = was;
             } catch (...) {
                 std::lock_guard<std::mutex> lk(mutex_);
                 if (!error_) error_ = std::current_exception();
             }
+            in_worker() = was;  // restored on exceptions too (else the caller stays serial)
             std::lock_guard<std::mutex> lk(mutex_);
             if (--pending_ == 0) done_cv_.notify_all();
         }
@@ -91,10 +93,13 @@ private:
                 cv_.wait(lk, [&] { return stopping_ || (generation_ != seen && job_ != nullptr); });
                 if (stopping_) return;
                 seen = generation_;
+                ++active_;
             }
             in_worker() = false;
             work_on_chunks();
             in_worker() = true;
+            std::lock_guard<std::mutex> lk(mutex_);
+            if (--active_ == 0) done_cv_.notify_all();
         }
     }
 
@@ -112,7 +117,7 @@ private:
     std::mutex mutex_, job_mutex_;
     std::condition_variable cv_, done_cv_;
     const std::function<void(int64_t, int64_t)>* job_ = nullptr;
-    int64_t job_n_ = 0, job_chunks_ = 0, pending_ = 0;
+    int64_t job_n_ = 0, job_chunks_ = 0, pending_ = 0, active_ = 0;
     std::atomic<int64_t> next_chunk_{0};
     uint64_t generation_ = 0;
     bool stopping_ = false;

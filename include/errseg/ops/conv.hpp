@@ -1,6 +1,8 @@
 // 2-D convolutions in NCHW with PyTorch weight layouts and semantics.
 #pragma once
 #include "../core.hpp"
+#include "detail/common.hpp"
+#include "detail/conv_kernels.hpp"
 
 namespace errseg::ops {
 
@@ -12,8 +14,42 @@ struct Conv2dParams {
 };
 
 // x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
-// Depthwise (groups == C) takes a direct path; the general case is im2col + GEMM.
-inline Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) { fail("not implemented yet"); }
+// Depthwise (groups == C == O) takes a direct path; 1x1 stride-1 convs are plain GEMMs; the
+// general case is im2col (in tiles of output pixels) + GEMM.
+inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& p) {
+    detail::check_dim(x_in, 4, "conv2d", "input", "[N, C, H, W]");
+    detail::check_dim(weight_in, 4, "conv2d", "weight", "[O, C/groups, kh, kw]");
+    const int64_t N = x_in.size(0), C = x_in.size(1), H = x_in.size(2), W = x_in.size(3);
+    const int64_t O = weight_in.size(0), kh = weight_in.size(2), kw = weight_in.size(3);
+    ERRSEG_CHECK(p.groups > 0 && C % p.groups == 0 && O % p.groups == 0, "conv2d: groups=", p.groups,
+                 " must divide input channels (", C, ") and output channels (", O, ")");
+    ERRSEG_CHECK(weight_in.size(1) * p.groups == C, "conv2d: weight ", shape_str(weight_in.shape()),
+                 " with groups=", p.groups, " expects ", weight_in.size(1) * p.groups,
+                 " input channels, input is ", shape_str(x_in.shape()));
+    ERRSEG_CHECK(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0 && p.pad_h >= 0 &&
+                     p.pad_w >= 0,
+                 "conv2d: stride and dilation must be positive and padding non-negative");
+    detail::ConvGeom g;
+    g.N = N, g.C = C, g.H = H, g.W = W, g.O = O, g.kh = kh, g.kw = kw;
+    g.sh = p.stride_h, g.sw = p.stride_w, g.ph = p.pad_h, g.pw = p.pad_w, g.dh = p.dilation_h, g.dw = p.dilation_w;
+    g.groups = p.groups;
+    g.Ho = (H + 2 * g.ph - g.dh * (kh - 1) - 1) / g.sh + 1;
+    g.Wo = (W + 2 * g.pw - g.dw * (kw - 1) - 1) / g.sw + 1;
+    ERRSEG_CHECK(H + 2 * g.ph >= g.dh * (kh - 1) + 1 && W + 2 * g.pw >= g.dw * (kw - 1) + 1 && kh > 0 && kw > 0,
+                 "conv2d: input ", shape_str(x_in.shape()), " (padded by ", g.ph, ", ", g.pw,
+                 ") is smaller than the kernel ", shape_str(weight_in.shape()));
+    Tensor x = detail::f32_contig(x_in, "conv2d", "input");
+    Tensor w = detail::f32_contig(weight_in, "conv2d", "weight");
+    Tensor bk;
+    const float* b = detail::optional_vec(bias, O, "conv2d", "bias", bk);
+    Tensor out = Tensor::empty({N, O, g.Ho, g.Wo});
+    if (out.numel() == 0) return out;
+    if (p.groups == C && O == C)
+        detail::conv2d_depthwise(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
+    else
+        detail::conv2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
+    return out;
+}
 
 struct ConvTranspose2dParams {
     int stride_h = 1, stride_w = 1;
@@ -22,8 +58,41 @@ struct ConvTranspose2dParams {
     int groups = 1;
 };
 
-// PyTorch nn.ConvTranspose2d: weight [C, O/groups, kh, kw] -> [N, O, Ho, Wo].
-inline Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                               const ConvTranspose2dParams& p) { fail("not implemented yet"); }
+// PyTorch nn.ConvTranspose2d: weight [C, O/groups, kh, kw] -> [N, O, Ho, Wo] with
+// Ho = (H - 1) * stride - 2 * pad + kh + output_pad.
+inline Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,
+                               const ConvTranspose2dParams& p) {
+    detail::check_dim(x_in, 4, "conv_transpose2d", "input", "[N, C, H, W]");
+    detail::check_dim(weight_in, 4, "conv_transpose2d", "weight", "[C, O/groups, kh, kw]");
+    const int64_t N = x_in.size(0), C = x_in.size(1), H = x_in.size(2), W = x_in.size(3);
+    const int64_t kh = weight_in.size(2), kw = weight_in.size(3);
+    ERRSEG_CHECK(p.groups > 0 && C % p.groups == 0, "conv_transpose2d: groups=", p.groups,
+                 " must divide the input channels (", C, ")");
+    ERRSEG_CHECK(weight_in.size(0) == C, "conv_transpose2d: weight ", shape_str(weight_in.shape()),
+                 " expects ", weight_in.size(0), " input channels, input is ", shape_str(x_in.shape()));
+    ERRSEG_CHECK(p.stride_h > 0 && p.stride_w > 0 && p.pad_h >= 0 && p.pad_w >= 0 && p.output_pad_h >= 0 &&
+                     p.output_pad_w >= 0,
+                 "conv_transpose2d: stride must be positive, padding non-negative");
+    ERRSEG_CHECK(p.output_pad_h < p.stride_h && p.output_pad_w < p.stride_w,
+                 "conv_transpose2d: output padding (", p.output_pad_h, ", ", p.output_pad_w,
+                 ") must be smaller than the stride (", p.stride_h, ", ", p.stride_w, ")");
+    detail::ConvGeom g;
+    g.N = N, g.C = C, g.H = H, g.W = W, g.O = weight_in.size(1) * p.groups, g.kh = kh, g.kw = kw;
+    g.sh = p.stride_h, g.sw = p.stride_w, g.ph = p.pad_h, g.pw = p.pad_w;
+    g.groups = p.groups;
+    g.Ho = (H - 1) * g.sh - 2 * g.ph + kh + p.output_pad_h;
+    g.Wo = (W - 1) * g.sw - 2 * g.pw + kw + p.output_pad_w;
+    ERRSEG_CHECK(g.Ho > 0 && g.Wo > 0, "conv_transpose2d: output size ", g.Ho, "x", g.Wo,
+                 " is not positive for input ", shape_str(x_in.shape()), " and weight ",
+                 shape_str(weight_in.shape()));
+    Tensor x = detail::f32_contig(x_in, "conv_transpose2d", "input");
+    Tensor w = detail::f32_contig(weight_in, "conv_transpose2d", "weight");
+    Tensor bk;
+    const float* b = detail::optional_vec(bias, g.O, "conv_transpose2d", "bias", bk);
+    Tensor out = Tensor::empty({N, g.O, g.Ho, g.Wo});
+    if (out.numel() == 0) return out;
+    detail::conv_transpose2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
+    return out;
+}
 
 }  // namespace errseg::ops

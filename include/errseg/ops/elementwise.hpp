@@ -1,20 +1,97 @@
 // Activations and elementwise arithmetic. Binary ops broadcast numpy-style.
 #pragma once
+#include <unsupported/Eigen/SpecialFunctions>  // vectorised erf
+
 #include "../core.hpp"
+#include "detail/broadcast.hpp"
 
 namespace errseg::ops {
 
-inline Tensor gelu(const Tensor& x) { fail("not implemented yet"); }        // exact: 0.5 x (1 + erf(x / sqrt 2))
-inline Tensor quick_gelu(const Tensor& x) { fail("not implemented yet"); }  // x * sigmoid(1.702 x) (OpenAI CLIP)
-inline Tensor relu(const Tensor& x) { fail("not implemented yet"); }
-inline Tensor relu6(const Tensor& x) { fail("not implemented yet"); }
-inline Tensor sigmoid(const Tensor& x) { fail("not implemented yet"); }
-inline Tensor clamp(const Tensor& x, float lo, float hi) { fail("not implemented yet"); }
-inline Tensor scale(const Tensor& x, float s) { fail("not implemented yet"); }  // x * s
+namespace detail {
 
-inline Tensor add(const Tensor& a, const Tensor& b) { fail("not implemented yet"); }  // broadcasting
-inline Tensor sub(const Tensor& a, const Tensor& b) { fail("not implemented yet"); }
-inline Tensor mul(const Tensor& a, const Tensor& b) { fail("not implemented yet"); }
-inline Tensor div(const Tensor& a, const Tensor& b) { fail("not implemented yet"); }
+// Logistic function that stays accurate for large |x|: exp only ever sees -|x|.
+inline void sigmoid_block(const float* in, float* out, int64_t n, float k = 1.f) {
+    MapCArr x(in, n);
+    MapArr y(out, n);
+    Eigen::ArrayXf e = (-(k * x).abs()).exp();
+    y = (k * x >= 0.f).select((1.f + e).inverse(), e / (1.f + e));
+}
+
+}  // namespace detail
+
+// Exact GELU: 0.5 x (1 + erf(x / sqrt 2)).
+inline Tensor gelu(const Tensor& x) {
+    return detail::unary_op(x, "gelu", [](const float* in, float* out, int64_t n) {
+        detail::MapCArr a(in, n);
+        detail::MapArr(out, n) = 0.5f * a * (1.f + (a * 0.70710678118654752f).erf());
+    });
+}
+
+// x * sigmoid(1.702 x) (OpenAI CLIP).
+inline Tensor quick_gelu(const Tensor& x) {
+    return detail::unary_op(x, "quick_gelu", [](const float* in, float* out, int64_t n) {
+        detail::sigmoid_block(in, out, n, 1.702f);
+        detail::MapArr(out, n) *= detail::MapCArr(in, n);
+    });
+}
+
+inline Tensor relu(const Tensor& x) {
+    return detail::unary_op(x, "relu", [](const float* in, float* out, int64_t n) {
+        detail::MapArr(out, n) = detail::MapCArr(in, n).max(0.f);
+    });
+}
+
+inline Tensor relu6(const Tensor& x) {
+    return detail::unary_op(x, "relu6", [](const float* in, float* out, int64_t n) {
+        detail::MapArr(out, n) = detail::MapCArr(in, n).max(0.f).min(6.f);
+    });
+}
+
+inline Tensor sigmoid(const Tensor& x) {
+    return detail::unary_op(x, "sigmoid", [](const float* in, float* out, int64_t n) {
+        detail::sigmoid_block(in, out, n);
+    });
+}
+
+inline Tensor clamp(const Tensor& x, float lo, float hi) {
+    ERRSEG_CHECK(!(lo > hi), "clamp: lower bound ", lo, " exceeds upper bound ", hi);
+    return detail::unary_op(x, "clamp", [lo, hi](const float* in, float* out, int64_t n) {
+        detail::MapArr(out, n) = detail::MapCArr(in, n).max(lo).min(hi);
+    });
+}
+
+inline Tensor scale(const Tensor& x, float s) {  // x * s
+    return detail::unary_op(x, "scale", [s](const float* in, float* out, int64_t n) {
+        detail::MapArr(out, n) = detail::MapCArr(in, n) * s;
+    });
+}
+
+inline Tensor add_scalar(const Tensor& x, float s) {  // x + s
+    return detail::unary_op(x, "add_scalar", [s](const float* in, float* out, int64_t n) {
+        detail::MapArr(out, n) = detail::MapCArr(in, n) + s;
+    });
+}
+
+// Binary arithmetic with numpy broadcasting.
+inline Tensor add(const Tensor& a, const Tensor& b) {
+    return detail::binary_op(a, b, "add", [](float x, float y) { return x + y; });
+}
+inline Tensor sub(const Tensor& a, const Tensor& b) {
+    return detail::binary_op(a, b, "sub", [](float x, float y) { return x - y; });
+}
+inline Tensor mul(const Tensor& a, const Tensor& b) {
+    return detail::binary_op(a, b, "mul", [](float x, float y) { return x * y; });
+}
+inline Tensor div(const Tensor& a, const Tensor& b) {
+    return detail::binary_op(a, b, "div", [](float x, float y) { return x / y; });
+}
+
+// In-place variants (a must be contiguous float32 and keep its shape): residual adds etc.
+inline void add_(Tensor& a, const Tensor& b) {
+    detail::binary_op_inplace(a, b, "add_", [](float x, float y) { return x + y; });
+}
+inline void mul_(Tensor& a, const Tensor& b) {
+    detail::binary_op_inplace(a, b, "mul_", [](float x, float y) { return x * y; });
+}
 
 }  // namespace errseg::ops

@@ -1,19 +1,141 @@
-// Normalisations, all computed in fp32 with PyTorch's biased variance.
+// Normalisations, all computed in fp32 with PyTorch's biased variance. Statistics use two
+// passes (mean, then mean of squared deviations) so large means do not cancel precision.
 #pragma once
+#include <cmath>
+
 #include "../core.hpp"
+#include "detail/common.hpp"
 
 namespace errseg::ops {
 
 // Over the last dimension. weight/bias [D] (either may be undefined = 1/0).
-inline Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) { fail("not implemented yet"); }
+inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, float eps) {
+    Tensor x = detail::f32_contig(x_in, "layer_norm");
+    ERRSEG_CHECK(x.dim() >= 1, "layer_norm: input must have at least one dimension");
+    const int64_t D = x.size(-1);
+    Tensor wk, bk;
+    const float* w = detail::optional_vec(weight, D, "layer_norm", "weight", wk);
+    const float* b = detail::optional_vec(bias, D, "layer_norm", "bias", bk);
+    Tensor out = Tensor::empty(x.shape());
+    if (out.numel() == 0) return out;
+    const int64_t rows = x.numel() / D;
+    const float* src = detail::cdata(x);
+    float* dst = out.data<float>();
+    parallel_for(rows, detail::min_chunk_for(D * 4), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            detail::MapCArr in(src + r * D, D);
+            detail::MapArr o(dst + r * D, D);
+            const float mean = in.sum() / float(D);
+            o = in - mean;
+            const float var = o.square().sum() / float(D);
+            const float rstd = 1.f / std::sqrt(var + eps);
+            if (w && b)
+                o = o * rstd * detail::MapCArr(w, D) + detail::MapCArr(b, D);
+            else if (w)
+                o = o * rstd * detail::MapCArr(w, D);
+            else if (b)
+                o = o * rstd + detail::MapCArr(b, D);
+            else
+                o *= rstd;
+        }
+    });
+    return out;
+}
 
 // "LayerNorm2d" (timm/ConvNeXt, detectron2): x [N, C, H, W] normalised over C at each pixel.
-inline Tensor layer_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) { fail("not implemented yet"); }
+inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, float eps) {
+    detail::check_dim(x_in, 4, "layer_norm2d", "input", "[N, C, H, W]");
+    Tensor x = detail::f32_contig(x_in, "layer_norm2d");
+    const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+    Tensor wk, bk;
+    const float* w = detail::optional_vec(weight, C, "layer_norm2d", "weight", wk);
+    const float* b = detail::optional_vec(bias, C, "layer_norm2d", "bias", bk);
+    Tensor out = Tensor::empty(x.shape());
+    if (out.numel() == 0) return out;
+    const float* src = detail::cdata(x);
+    float* dst = out.data<float>();
+    // Channels are strided by P: process tiles of pixels, vectorised across the tile.
+    constexpr int64_t kTile = 128;
+    const int64_t tiles = (P + kTile - 1) / kTile;
+    parallel_for(N * tiles, detail::min_chunk_for(C * kTile * 3), [&](int64_t t0, int64_t t1) {
+        float mean[kTile], rstd[kTile];
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t n = t / tiles, p0 = (t % tiles) * kTile, len = std::min(kTile, P - p0);
+            const float* in = src + n * C * P + p0;
+            float* o = dst + n * C * P + p0;
+            detail::MapArr m(mean, len), r(rstd, len);
+            m.setZero();
+            for (int64_t c = 0; c < C; ++c) m += detail::MapCArr(in + c * P, len);
+            m *= 1.f / float(C);
+            r.setZero();
+            for (int64_t c = 0; c < C; ++c) r += (detail::MapCArr(in + c * P, len) - m).square();
+            r = (r * (1.f / float(C)) + eps).rsqrt();
+            for (int64_t c = 0; c < C; ++c) {
+                const float wc = w ? w[c] : 1.f, bc = b ? b[c] : 0.f;
+                detail::MapArr(o + c * P, len) = (detail::MapCArr(in + c * P, len) - m) * r * wc + bc;
+            }
+        }
+    });
+    return out;
+}
 
 // nn.GroupNorm: x [N, C, ...], C divisible by groups.
-inline Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps) { fail("not implemented yet"); }
+inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, const Tensor& bias, float eps) {
+    ERRSEG_CHECK(x_in.defined() && x_in.dim() >= 2, "group_norm: input must be [N, C, ...], got ",
+                 x_in.defined() ? shape_str(x_in.shape()) : std::string("undefined"));
+    Tensor x = detail::f32_contig(x_in, "group_norm");
+    const int64_t N = x.size(0), C = x.size(1);
+    ERRSEG_CHECK(groups > 0 && C % groups == 0, "group_norm: ", C, " channels of ", shape_str(x.shape()),
+                 " are not divisible into ", groups, " groups");
+    const int64_t P = C > 0 ? x.numel() / (N * C) : 0, cg = C / groups, len = cg * P;
+    Tensor wk, bk;
+    const float* w = detail::optional_vec(weight, C, "group_norm", "weight", wk);
+    const float* b = detail::optional_vec(bias, C, "group_norm", "bias", bk);
+    Tensor out = Tensor::empty(x.shape());
+    if (out.numel() == 0) return out;
+    const float* src = detail::cdata(x);
+    float* dst = out.data<float>();
+    // Statistics of a group may span 100k+ values: accumulate them in double.
+    std::vector<float> gmean(size_t(N * groups)), grstd(size_t(N * groups));
+    parallel_for(N * groups, detail::min_chunk_for(len * 2), [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {
+            detail::MapCArr in(src + g * len, len);
+            const double mean = in.cast<double>().sum() / double(len);
+            const double var = (in.cast<double>() - mean).square().sum() / double(len);
+            gmean[size_t(g)] = float(mean);
+            grstd[size_t(g)] = float(1.0 / std::sqrt(var + double(eps)));
+        }
+    });
+    // Apply per (n, c) plane.
+    parallel_for(N * C, detail::min_chunk_for(P), [&](int64_t p0, int64_t p1) {
+        for (int64_t nc = p0; nc < p1; ++nc) {
+            const int64_t n = nc / C, c = nc % C, g = n * groups + c / cg;
+            const float s = grstd[size_t(g)] * (w ? w[c] : 1.f);
+            const float m = gmean[size_t(g)], sh = b ? b[c] : 0.f;
+            detail::MapArr(dst + nc * P, P) = (detail::MapCArr(src + nc * P, P) - m) * s + sh;
+        }
+    });
+    return out;
+}
 
-// Rows scaled to unit L2 norm along the last dim (F.normalize, eps 1e-12).
-inline Tensor l2_normalize(const Tensor& x, float eps = 1e-12f) { fail("not implemented yet"); }
+// Rows scaled to unit L2 norm along the last dim (F.normalize, eps 1e-12): x / max(||x||, eps).
+inline Tensor l2_normalize(const Tensor& x_in, float eps = 1e-12f) {
+    Tensor x = detail::f32_contig(x_in, "l2_normalize");
+    ERRSEG_CHECK(x.dim() >= 1, "l2_normalize: input must have at least one dimension");
+    const int64_t D = x.size(-1);
+    Tensor out = Tensor::empty(x.shape());
+    if (out.numel() == 0) return out;
+    const int64_t rows = x.numel() / D;
+    const float* src = detail::cdata(x);
+    float* dst = out.data<float>();
+    parallel_for(rows, detail::min_chunk_for(D * 2), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            detail::MapCArr in(src + r * D, D);
+            const float nrm = std::max(std::sqrt(in.square().sum()), eps);
+            detail::MapArr(dst + r * D, D) = in / nrm;
+        }
+    });
+    return out;
+}
 
 }  // namespace errseg::ops

@@ -1,13 +1,135 @@
 // Resampling matching torch.nn.functional.interpolate exactly (no antialias).
+// Source positions are computed in float with PyTorch's formulas (interpolate is always given
+// an output size here, so the scale is in/out, never 1/scale_factor).
 #pragma once
+#include <cmath>
+
 #include "../core.hpp"
+#include "detail/common.hpp"
 
 namespace errseg::ops {
 
+namespace detail {
+
+// Per-output-index taps along one axis: `n` input indices and weights per output position.
+struct AxisTaps {
+    int n = 0;
+    std::vector<int64_t> idx;
+    std::vector<float> w;
+};
+
+inline float resize_scale(int64_t in, int64_t out, bool align_corners) {
+    if (align_corners) return out > 1 ? float(in - 1) / float(out - 1) : 0.f;
+    return float(in) / float(out);
+}
+
+inline AxisTaps linear_taps(int64_t in, int64_t out, bool align_corners) {
+    AxisTaps t;
+    t.n = 2;
+    t.idx.resize(size_t(out * 2));
+    t.w.resize(size_t(out * 2));
+    const float scale = resize_scale(in, out, align_corners);
+    for (int64_t o = 0; o < out; ++o) {
+        int64_t i0, i1;
+        float l1;
+        if (in == out && !align_corners) {  // identity, as PyTorch special-cases it
+            i0 = i1 = o;
+            l1 = 0.f;
+        } else {
+            float src = align_corners ? scale * float(o) : scale * (float(o) + 0.5f) - 0.5f;
+            if (!align_corners && src < 0.f) src = 0.f;
+            i0 = int64_t(src);  // src >= 0, so truncation is floor
+            i0 = std::min(i0, in - 1);
+            i1 = i0 + (i0 < in - 1 ? 1 : 0);
+            l1 = std::min(std::max(src - float(i0), 0.f), 1.f);
+        }
+        t.idx[size_t(2 * o)] = i0;
+        t.idx[size_t(2 * o + 1)] = i1;
+        t.w[size_t(2 * o)] = 1.f - l1;
+        t.w[size_t(2 * o + 1)] = l1;
+    }
+    return t;
+}
+
+// Keys cubic convolution with A = -0.75 (PyTorch's upsample_bicubic2d), taps clamped to the border.
+inline AxisTaps cubic_taps(int64_t in, int64_t out, bool align_corners) {
+    AxisTaps t;
+    t.n = 4;
+    t.idx.resize(size_t(out * 4));
+    t.w.resize(size_t(out * 4));
+    const float A = -0.75f;
+    auto conv1 = [A](float x) { return ((A + 2.f) * x - (A + 3.f)) * x * x + 1.f; };         // |x| <= 1
+    auto conv2 = [A](float x) { return ((A * x - 5.f * A) * x + 8.f * A) * x - 4.f * A; };  // 1 < |x| < 2
+    const float scale = resize_scale(in, out, align_corners);
+    for (int64_t o = 0; o < out; ++o) {
+        // No clamping of negative source positions for cubic.
+        const float src = align_corners ? scale * float(o) : scale * (float(o) + 0.5f) - 0.5f;
+        const float f = std::floor(src);
+        const int64_t i = int64_t(f);
+        const float x = src - f;
+        const float x2 = 1.f - x;  // distances to the taps, rounded as PyTorch forms them
+        const float w[4] = {conv2(x + 1.f), conv1(x), conv1(x2), conv2(x2 + 1.f)};
+        for (int k = 0; k < 4; ++k) {
+            t.idx[size_t(4 * o + k)] = std::clamp<int64_t>(i - 1 + k, 0, in - 1);
+            t.w[size_t(4 * o + k)] = w[k];
+        }
+    }
+    return t;
+}
+
+// Separable resampling of every [H, W] plane: out = sum_y wy * (sum_x wx * in[y, x]),
+// accumulated in the same order as PyTorch's CPU kernel.
+inline Tensor resample(const Tensor& x_in, int64_t out_h, int64_t out_w, bool align_corners, bool cubic,
+                       const char* op) {
+    check_dim(x_in, 4, op, "input", "[N, C, H, W]");
+    ERRSEG_CHECK(out_h > 0 && out_w > 0, op, ": output size ", out_h, "x", out_w, " must be positive");
+    const int64_t N = x_in.size(0), C = x_in.size(1), H = x_in.size(2), W = x_in.size(3);
+    ERRSEG_CHECK(H > 0 && W > 0, op, ": input ", shape_str(x_in.shape()), " has an empty spatial size");
+    Tensor x = f32_contig(x_in, op);
+    Tensor out = Tensor::empty({N, C, out_h, out_w});
+    if (out.numel() == 0) return out;
+    const AxisTaps ty = cubic ? cubic_taps(H, out_h, align_corners) : linear_taps(H, out_h, align_corners);
+    const AxisTaps tx = cubic ? cubic_taps(W, out_w, align_corners) : linear_taps(W, out_w, align_corners);
+    const float* src = cdata(x);
+    float* dst = out.data<float>();
+    const int n = tx.n;
+    parallel_for(N * C * out_h, min_chunk_for(out_w * n * n * 2), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t plane = r / out_h, oy = r % out_h;
+            const float* in = src + plane * H * W;
+            float* o = dst + r * out_w;
+            const int64_t* iy = &ty.idx[size_t(oy * n)];
+            const float* wy = &ty.w[size_t(oy * n)];
+            for (int64_t ox = 0; ox < out_w; ++ox) {
+                const int64_t* ix = &tx.idx[size_t(ox * n)];
+                const float* wx = &tx.w[size_t(ox * n)];
+                float acc = 0.f;
+                for (int a = 0; a < n; ++a) {
+                    const float* row = in + iy[a] * W;
+                    float t = row[ix[0]] * wx[0];
+                    for (int b = 1; b < n; ++b) t += row[ix[b]] * wx[b];
+                    if (a == 0)
+                        acc = t * wy[0];
+                    else
+                        acc += t * wy[a];
+                }
+                o[ox] = acc;
+            }
+        }
+    });
+    return out;
+}
+
+}  // namespace detail
+
 // x [N, C, H, W] -> [N, C, out_h, out_w], mode='bilinear'.
-inline Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) { fail("not implemented yet"); }
+inline Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
+    return detail::resample(x, out_h, out_w, align_corners, false, "resize_bilinear");
+}
 
 // mode='bicubic' (A = -0.75, border-clamped taps), as F.interpolate.
-inline Tensor resize_bicubic(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) { fail("not implemented yet"); }
+inline Tensor resize_bicubic(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
+    return detail::resample(x, out_h, out_w, align_corners, true, "resize_bicubic");
+}
 
 }  // namespace errseg::ops

@@ -1,0 +1,60 @@
+// Private helpers of the facade translation units: dtype dispatch and argument checks.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <utility>
+
+#include "errseg/cuda/error.hpp"
+#include "errseg/cuda/ops.hpp"
+#include "errseg/cuda/kernels/types.cuh"
+
+namespace errseg::cuda::ops::detail {
+
+// Calls f(T{}) with T the storage type of a float dtype.
+template <class F>
+void dispatch_float(DType dt, const char* op, F&& f) {
+    switch (dt) {
+        case DType::F32: f(float{}); return;
+        case DType::F16: f(__half{}); return;
+        case DType::BF16: f(__nv_bfloat16{}); return;
+        default: fail(op, ": unsupported dtype ", dtype_name(dt), " (expected F32, F16 or BF16)");
+    }
+}
+
+inline void check_input(const DeviceTensor& x, const char* op, const char* what = "input") {
+    ERRSEG_CHECK(x.defined(), op, ": ", what, " is an undefined DeviceTensor");
+    ERRSEG_CHECK(is_float_dtype(x.dtype()), op, ": ", what, " must be F32, F16 or BF16 (got ", dtype_name(x.dtype()),
+                 ", shape ", shape_str(x.shape()), ")");
+}
+
+inline void check_dims(const DeviceTensor& x, int64_t nd, const char* op, const char* what, const char* layout) {
+    ERRSEG_CHECK(x.dim() == nd, op, ": ", what, " must be ", nd, "-d ", layout, ", got shape ", shape_str(x.shape()));
+}
+
+// A tensor that must share the input's float dtype.
+inline void check_same_dtype(const DeviceTensor& t, DType dt, const char* op, const char* what) {
+    ERRSEG_CHECK(t.dtype() == dt, op, ": ", what, " is ", dtype_name(t.dtype()), " but the input is ", dtype_name(dt),
+                 " (upload all weights in the compute dtype)");
+}
+
+// Optional 1-D parameter (bias, norm weight) of n elements; nullptr when undefined.
+template <class T>
+const T* optional_param(const DeviceTensor& t, int64_t n, DType dt, const char* op, const char* what) {
+    if (!t.defined()) return nullptr;
+    ERRSEG_CHECK(t.numel() == n && t.dim() <= 1, op, ": ", what, " has shape ", shape_str(t.shape()), ", expected [",
+                 n, "]");
+    check_same_dtype(t, dt, op, what);
+    return static_cast<const T*>(t.data());
+}
+
+template <class T>
+const T* cptr(const DeviceTensor& t) {
+    return static_cast<const T*>(t.data());
+}
+template <class T>
+T* mptr(DeviceTensor& t) {
+    return static_cast<T*>(t.data());
+}
+
+}  // namespace errseg::cuda::ops::detail

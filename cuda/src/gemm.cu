@@ -1,0 +1,102 @@
+// Facade: gemm / matmul / linear on DeviceTensors.
+#include "common.cuh"
+#include "errseg/cuda/kernels/gemm.cuh"
+
+namespace errseg::cuda::ops {
+
+void gemm(const GemmArgs& args, DType dtype, cudaStream_t stream) {
+    detail::dispatch_float(dtype, "gemm", [&](auto tag) {
+        using T = decltype(tag);
+        kernels::launch_gemm<T>(args, stream);
+    });
+}
+
+DeviceTensor matmul(const DeviceTensor& a, const DeviceTensor& b, bool trans_b) {
+    const char* op = "matmul";
+    detail::check_input(a, op, "a");
+    detail::check_input(b, op, "b");
+    detail::check_same_dtype(b, a.dtype(), op, "b");
+    ERRSEG_CHECK(a.dim() >= 2 && b.dim() >= 2, op, ": operands must be at least 2-d, got ", shape_str(a.shape()),
+                 " and ", shape_str(b.shape()));
+    const int64_t M = a.size(-2), K = a.size(-1);
+    const int64_t bK = trans_b ? b.size(-1) : b.size(-2), N = trans_b ? b.size(-2) : b.size(-1);
+    ERRSEG_CHECK(bK == K, op, ": inner dimensions differ: a ", shape_str(a.shape()), ", b ", shape_str(b.shape()),
+                 trans_b ? " (trans_b)" : "");
+    Shape lead(a.shape().begin(), a.shape().end() - 2);
+    const int64_t batch = shape_numel(lead);
+    const bool shared_b = b.dim() == 2;
+    if (!shared_b)
+        ERRSEG_CHECK(Shape(b.shape().begin(), b.shape().end() - 2) == lead, op, ": batch dims differ: a ",
+                     shape_str(a.shape()), ", b ", shape_str(b.shape()));
+    Shape out_shape = lead;
+    out_shape.push_back(M);
+    out_shape.push_back(N);
+    DeviceTensor out = DeviceTensor::empty(out_shape, a.dtype(), a.stream());
+    GemmArgs g;
+    // A shared B lets the batch fold into M: one larger GEMM instead of many small ones.
+    g.M = shared_b ? batch * M : M;
+    g.N = N;
+    g.K = K;
+    g.batch = shared_b ? 1 : batch;
+    g.a = a.data();
+    g.lda = K;
+    g.batch_stride_a = M * K;
+    g.b = b.data();
+    g.ldb = trans_b ? K : N;
+    g.batch_stride_b = shared_b ? 0 : K * N;
+    g.trans_b = trans_b;
+    g.c = out.data();
+    g.ldc = N;
+    g.batch_stride_c = M * N;
+    gemm(g, a.dtype(), a.stream());
+    return out;
+}
+
+DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Activation act,
+                    const DeviceTensor& residual) {
+    const char* op = "linear";
+    detail::check_input(x, op, "x");
+    detail::check_input(weight, op, "weight");
+    detail::check_same_dtype(weight, x.dtype(), op, "weight");
+    ERRSEG_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), op, ": x ", shape_str(x.shape()),
+                 " does not match weight ", shape_str(weight.shape()), " ([out, in])");
+    const int64_t in = weight.size(1), outf = weight.size(0);
+    const int64_t rows = in ? x.numel() / in : 0;
+    Shape out_shape = x.shape();
+    out_shape.back() = outf;
+    if (bias.defined()) {
+        ERRSEG_CHECK(bias.numel() == outf && bias.dim() <= 1, op, ": bias ", shape_str(bias.shape()), ", expected [",
+                     outf, "]");
+        detail::check_same_dtype(bias, x.dtype(), op, "bias");
+    }
+    if (residual.defined()) {
+        ERRSEG_CHECK(residual.shape() == out_shape, op, ": residual ", shape_str(residual.shape()), ", expected ",
+                     shape_str(out_shape));
+        detail::check_same_dtype(residual, x.dtype(), op, "residual");
+    }
+    DeviceTensor out = DeviceTensor::empty(out_shape, x.dtype(), x.stream());
+    GemmArgs g;
+    g.M = rows;
+    g.N = outf;
+    g.K = in;
+    g.a = x.data();
+    g.lda = in;
+    g.b = weight.data();
+    g.ldb = in;
+    g.trans_b = true;
+    g.c = out.data();
+    g.ldc = outf;
+    if (bias.defined()) {
+        g.bias = bias.data();
+        g.bias_mode = BiasMode::PerColumn;
+    }
+    if (residual.defined()) {
+        g.residual = residual.data();
+        g.ldr = outf;
+    }
+    g.act = act;
+    gemm(g, x.dtype(), x.stream());
+    return out;
+}
+
+}  // namespace errseg::cuda::ops

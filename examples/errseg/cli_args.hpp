@@ -1,0 +1,137 @@
+// A small command-line parser for the errseg verbs: --name VALUE / --name=VALUE options,
+// boolean flags, positionals, and a generated --help text.
+#pragma once
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "errseg/core/error.hpp"
+
+namespace errseg::cli {
+
+class Args {
+public:
+    Args(std::string verb, std::string summary, std::string usage)
+        : verb_(std::move(verb)), summary_(std::move(summary)), usage_(std::move(usage)) {}
+
+    Args& option(const std::string& name, const std::string& help, const std::string& def = "") {
+        specs_.push_back({name, help, def, true});
+        if (!def.empty()) values_[name] = def;
+        return *this;
+    }
+    Args& flag(const std::string& name, const std::string& help) {
+        specs_.push_back({name, help, "", false});
+        return *this;
+    }
+
+    // Returns false when --help was printed (the caller exits 0).
+    bool parse(int argc, char** argv) {
+        for (int i = 0; i < argc; ++i) {
+            std::string a = argv[i];
+            if (a == "--help" || a == "-h") {
+                print_help(std::cout);
+                return false;
+            }
+            if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+                std::string name = a.substr(2), value;
+                bool has_value = false;
+                if (auto eq = name.find('='); eq != std::string::npos) {
+                    value = name.substr(eq + 1);
+                    name = name.substr(0, eq);
+                    has_value = true;
+                }
+                const Spec* s = find(name);
+                ERRSEG_CHECK(s, "unknown option --", name, " for 'errseg ", verb_, "' (see --help)");
+                if (s->takes_value) {
+                    if (!has_value) {
+                        ERRSEG_CHECK(i + 1 < argc, "option --", name, " needs a value");
+                        value = argv[++i];
+                    }
+                    values_[name] = value;
+                } else {
+                    ERRSEG_CHECK(!has_value, "flag --", name, " takes no value");
+                    flags_.insert(name);
+                }
+            } else if (a == "-o") {
+                ERRSEG_CHECK(i + 1 < argc && find("out-dir"), "-o needs a directory");
+                values_["out-dir"] = argv[++i];
+            } else {
+                positionals_.push_back(a);
+            }
+        }
+        return true;
+    }
+
+    bool has(const std::string& name) const { return values_.count(name) != 0; }
+    bool flag_set(const std::string& name) const { return flags_.count(name) != 0; }
+    std::string get(const std::string& name) const {
+        auto it = values_.find(name);
+        ERRSEG_CHECK(it != values_.end(), "missing required option --", name, " (see errseg ", verb_, " --help)");
+        return it->second;
+    }
+    std::string get_or(const std::string& name, const std::string& def) const {
+        auto it = values_.find(name);
+        return it == values_.end() ? def : it->second;
+    }
+    long get_int(const std::string& name, long lo, long hi) const {
+        std::string v = get(name);
+        char* end = nullptr;
+        long x = std::strtol(v.c_str(), &end, 10);
+        ERRSEG_CHECK(!v.empty() && end && *end == '\0', "--", name, " expects an integer, got '", v, "'");
+        ERRSEG_CHECK(x >= lo && x <= hi, "--", name, " must be in [", lo, ", ", hi, "], got ", x);
+        return x;
+    }
+    const std::vector<std::string>& positionals() const { return positionals_; }
+
+    void print_help(std::ostream& os) const {
+        os << "usage: errseg " << verb_ << " " << usage_ << "\n\n" << summary_ << "\n\noptions:\n";
+        for (const Spec& s : specs_) {
+            std::string left = "  --" + s.name + (s.takes_value ? " VALUE" : "");
+            os << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << s.help;
+            if (!s.def.empty()) os << " (default: " << s.def << ")";
+            os << "\n";
+        }
+        os << "  --help                  show this help\n";
+    }
+
+private:
+    struct Spec {
+        std::string name, help, def;
+        bool takes_value;
+    };
+    const Spec* find(const std::string& name) const {
+        for (const Spec& s : specs_)
+            if (s.name == name) return &s;
+        return nullptr;
+    }
+    std::string verb_, summary_, usage_;
+    std::vector<Spec> specs_;
+    std::map<std::string, std::string> values_;
+    std::set<std::string> flags_;
+    std::vector<std::string> positionals_;
+};
+
+// Progress bar on stderr for multi-item runs (only when stderr is a terminal or forced).
+class Progress {
+public:
+    Progress(size_t total, bool enabled) : total_(total), enabled_(enabled && total > 1) {}
+    void step(const std::string& label) {
+        ++done_;
+        if (!enabled_) return;
+        const int width = 30;
+        int filled = int(double(done_) / double(total_) * width);
+        std::cerr << "\r[" << std::string(size_t(filled), '#') << std::string(size_t(width - filled), '.') << "] "
+                  << done_ << "/" << total_ << " " << label.substr(0, 40) << "\x1b[K" << std::flush;
+        if (done_ == total_) std::cerr << "\n";
+    }
+
+private:
+    size_t total_, done_ = 0;
+    bool enabled_;
+};
+
+}  // namespace errseg::cli

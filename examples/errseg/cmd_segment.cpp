@@ -1,0 +1,161 @@
+// errseg segment: image(s) + vocabulary -> label map PNG, colour overlay PNG, JSON summary
+// (and optionally the decoder's raw logits as .npy), all written atomically.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <unistd.h>
+
+#include "cli_args.hpp"
+#include "commands.hpp"
+#include "errseg/errseg.hpp"
+#include "errseg/io/atomic_file.hpp"
+#include "errseg/io/image.hpp"
+#include "errseg/io/json.hpp"
+#include "errseg/io/npy.hpp"
+#include "errseg/render/overlay.hpp"
+#include "errseg/vocabulary.hpp"
+
+namespace fs = std::filesystem;
+
+namespace errseg::cli {
+
+namespace {
+
+void write_label_png(const std::string& path, const Tensor& labels, size_t num_classes) {
+    const int h = int(labels.size(0)), w = int(labels.size(1));
+    const int32_t* l = labels.data<int32_t>();
+    const size_t n = size_t(h) * size_t(w);
+    if (num_classes <= 255) {
+        std::vector<uint8_t> px(n);
+        for (size_t i = 0; i < n; ++i) px[i] = uint8_t(l[i]);
+        write_png(path, w, h, 1, px.data());
+    } else {
+        std::vector<uint16_t> px(n);
+        for (size_t i = 0; i < n; ++i) px[i] = uint16_t(l[i]);
+        write_png16(path, w, h, px.data());
+    }
+}
+
+json::Value summary_json(const std::string& image_path, const Image& img, const std::vector<std::string>& names,
+                         const models::ErrSegModel::Result& r, double total_ms) {
+    const int32_t* l = r.labels.data<int32_t>();
+    const size_t n = size_t(r.labels.numel());
+    std::map<int64_t, size_t> counts;
+    for (size_t i = 0; i < n; ++i) ++counts[l[i]];
+    std::vector<std::pair<size_t, int64_t>> order;
+    for (auto& [c, k] : counts) order.push_back({k, c});
+    std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+
+    json::Value j = json::Value::object();
+    j.set("image", image_path);
+    j.set("width", img.width);
+    j.set("height", img.height);
+    j.set("num_classes", int64_t(names.size()));
+    json::Value present = json::Value::array();
+    for (auto& [k, c] : order) {
+        json::Value e = json::Value::object();
+        e.set("index", c);
+        e.set("name", names[size_t(c)]);
+        e.set("pixel_fraction", double(k) / double(n));
+        present.push_back(e);
+    }
+    j.set("classes_present", present);
+    json::Value sel = json::Value::array();
+    for (int64_t c : r.selected) {
+        json::Value e = json::Value::object();
+        e.set("index", c);
+        e.set("name", names[size_t(c)]);
+        sel.push_back(e);
+    }
+    j.set("selected_classes", sel);
+    json::Value t = json::Value::object();
+    for (auto& [stage, ms] : r.timings_ms) t.set(stage, ms);
+    t.set("total", total_ms);
+    j.set("timings_ms", t);
+    return j;
+}
+
+}  // namespace
+
+int cmd_segment(int argc, char** argv) {
+    Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. For each IMAGE writes into OUTDIR:\n"
+              "  <name>_labels.png   class index per pixel (8-bit for <= 255 classes, else 16-bit)\n"
+              "  <name>_overlay.png  the image blended with class colours, with a legend\n"
+              "  <name>.json         classes present with pixel fractions, CRM-selected classes, timings\n"
+              "  <name>_logits.npy   (with --save-logits) decoder logits, T x h x w float32, before sigmoid",
+              "--model M.safetensors --classes VOCAB [options] IMAGE... -o OUTDIR");
+    args.option("model", "converted ERR-Seg model file (.safetensors)")
+        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
+        .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (.npy, T x E)")
+        .option("out-dir", "output directory (also -o)")
+        .option("threads", "CPU threads", std::to_string(default_num_threads()))
+        .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
+        .option("max-classes", "refuse larger vocabularies", "4096")
+        .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
+        .flag("quiet", "no progress bar");
+    if (!args.parse(argc, argv)) return 0;
+    const auto& images = args.positionals();
+    ERRSEG_CHECK(!images.empty(), "no input image given (see errseg segment --help)");
+    const std::string out_dir = args.get("out-dir");
+    set_num_threads(int(args.get_int("threads", 1, 1024)));
+
+    VocabularyLimits limits;
+    limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
+    std::vector<std::string> names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
+    int top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
+
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    ERRSEG_CHECK(fs::is_directory(out_dir), "cannot create output directory '", out_dir, "'");
+    ERRSEG_CHECK(::access(out_dir.c_str(), W_OK) == 0, "output directory '", out_dir, "' is not writable");
+
+    auto model = models::ErrSegModel::load(args.get("model"));
+    Tensor class_emb;
+    if (args.has("class-embeddings")) {
+        class_emb = read_npy(args.get("class-embeddings")).to_f32();
+        ERRSEG_CHECK(class_emb.dim() == 2 && class_emb.size(0) == int64_t(names.size()),
+                     "class embeddings file has shape ", shape_str(class_emb.shape()), ", expected [", names.size(), ", E] for this vocabulary");
+    } else {
+        class_emb = model.encode_classes(names);
+    }
+
+    Progress progress(images.size(), !args.flag_set("quiet") && isatty(2));
+    int failures = 0;
+    for (const std::string& path : images) {
+        try {
+            auto t0 = std::chrono::steady_clock::now();
+            Image img = load_image(path);
+            auto result = model.segment(img, class_emb, top_k);
+            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            const std::string stem = (fs::path(out_dir) / fs::path(path).stem()).string();
+            write_label_png(stem + "_labels.png", result.labels, names.size());
+
+            std::vector<int64_t> present;
+            {
+                std::vector<size_t> counts(names.size(), 0);
+                const int32_t* l = result.labels.data<int32_t>();
+                for (int64_t i = 0; i < result.labels.numel(); ++i) ++counts[size_t(l[i])];
+                for (size_t c = 0; c < counts.size(); ++c)
+                    if (counts[c]) present.push_back(int64_t(c));
+                std::stable_sort(present.begin(), present.end(), [&](int64_t a, int64_t b) { return counts[size_t(a)] > counts[size_t(b)]; });
+            }
+            Image overlay = render_overlay(img, result.labels.data<int32_t>(), names, present);
+            write_png(stem + "_overlay.png", overlay.width, overlay.height, 3, overlay.rgb.data());
+            if (args.flag_set("save-logits")) write_npy(stem + "_logits.npy", result.logits);
+            std::string js = summary_json(path, img, names, result, ms).dump(2) + "\n";
+            write_file_atomic(stem + ".json", js.data(), js.size());
+            progress.step(fs::path(path).filename().string());
+            if (!isatty(2) || args.flag_set("quiet"))
+                std::cout << path << " -> " << stem << "_{labels,overlay}.png, .json (" << int(ms) << " ms)\n";
+        } catch (const Error& e) {
+            std::cerr << "errseg segment: error: " << path << ": " << e.what() << "\n";
+            ++failures;
+        }
+    }
+    return failures ? 1 : 0;
+}
+
+}  // namespace errseg::cli

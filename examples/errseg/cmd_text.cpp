@@ -1,0 +1,71 @@
+// errseg tokenize / embed-text: the CLIP text side from the command line.
+#include <iostream>
+
+#include "cli_args.hpp"
+#include "commands.hpp"
+#include "errseg/errseg.hpp"
+#include "errseg/io/npy.hpp"
+#include "errseg/io/weights.hpp"
+#include "errseg/models/clip.hpp"
+#include "errseg/ops.hpp"
+#include "errseg/text/tokenizer.hpp"
+#include "errseg/vocabulary.hpp"
+
+namespace errseg::cli {
+
+int cmd_tokenize(int argc, char** argv) {
+    Args args("tokenize", "CLIP BPE token ids (start and end tokens included, zero-padded to the context\n"
+              "length), one line per TEXT.", "--model M.safetensors [--context N] TEXT...");
+    args.option("model", "converted model file (its BPE vocabulary is used)")
+        .option("context", "context length", "77")
+        .flag("no-pad", "omit the zero padding");
+    if (!args.parse(argc, argv)) return 0;
+    ERRSEG_CHECK(!args.positionals().empty(), "no text given (see errseg tokenize --help)");
+    Weights w = Weights::open(args.get("model"));
+    std::string merges = w.metadata("errseg.bpe_merges");
+    ERRSEG_CHECK(!merges.empty(), "model file '", args.get("model"), "' carries no BPE vocabulary (errseg.bpe_merges)");
+    auto tok = text::ClipTokenizer::from_merges(merges);
+    const int ctx = int(args.get_int("context", 2, 4096));
+    for (const std::string& t : args.positionals()) {
+        auto ids = tok.tokenize(t, ctx);
+        if (args.flag_set("no-pad"))
+            while (!ids.empty() && ids.back() == 0) ids.pop_back();
+        for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
+        std::cout << "\n";
+    }
+    return 0;
+}
+
+int cmd_embed_text(int argc, char** argv) {
+    Args args("embed-text", "CLIP text embeddings, one row per TEXT, written as a float32 .npy (rows x E).\n"
+              "By default the raw text_projection output; --normalize L2-normalises the rows.\n"
+              "With --classes on an ERR-Seg model, writes the vocabulary's class embeddings exactly as\n"
+              "'errseg segment' computes them (prompt template, first synonym, normalised); pass the\n"
+              "file to 'errseg segment --class-embeddings' to skip the text tower on later runs.",
+              "--model M.safetensors --out X.npy [--normalize] (TEXT... | --classes VOCAB)");
+    args.option("model", "converted CLIP or ERR-Seg model file")
+        .option("out", "output .npy file")
+        .option("classes", "vocabulary to encode as ERR-Seg class embeddings (ERR-Seg models)")
+        .option("threads", "CPU threads", std::to_string(default_num_threads()))
+        .flag("normalize", "L2-normalise each embedding");
+    if (!args.parse(argc, argv)) return 0;
+    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const std::string out = args.get("out");
+    Tensor emb;
+    if (args.has("classes")) {
+        ERRSEG_CHECK(args.positionals().empty(), "give either TEXT... or --classes, not both");
+        auto names = resolve_vocabulary(args.get("classes"), builtin_vocabulary);
+        auto model = models::ErrSegModel::load(args.get("model"));
+        emb = model.encode_classes(names);
+    } else {
+        ERRSEG_CHECK(!args.positionals().empty(), "no text given (see errseg embed-text --help)");
+        auto clip = models::Clip::load(args.get("model"));
+        emb = clip.encode_text(args.positionals());
+        if (args.flag_set("normalize")) emb = ops::l2_normalize(emb);
+    }
+    write_npy(out, emb);
+    std::cout << "wrote " << out << " " << shape_str(emb.shape()) << "\n";
+    return 0;
+}
+
+}  // namespace errseg::cli

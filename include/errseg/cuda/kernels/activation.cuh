@@ -1,0 +1,28 @@
+// Device-side activation functions (fp32), matching errseg::ops / PyTorch.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "../activation.hpp"
+
+namespace errseg::cuda::kernels {
+
+__device__ __forceinline__ float gelu_f(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+__device__ __forceinline__ float sigmoid_f(float x) { return 1.f / (1.f + expf(-x)); }
+__device__ __forceinline__ float quick_gelu_f(float x) { return x * sigmoid_f(1.702f * x); }
+__device__ __forceinline__ float relu_f(float x) { return x > 0.f ? x : (x == x ? 0.f : x); }  // keeps NaN
+__device__ __forceinline__ float relu6_f(float x) { return x != x ? x : fminf(fmaxf(x, 0.f), 6.f); }
+
+// Runtime-selected activation (a switch on a kernel argument: uniform across the grid).
+__device__ __forceinline__ float apply_activation(float x, Activation a) {
+    switch (a) {
+        case Activation::None: return x;
+        case Activation::Gelu: return gelu_f(x);
+        case Activation::QuickGelu: return quick_gelu_f(x);
+        case Activation::Relu: return relu_f(x);
+        case Activation::Relu6: return relu6_f(x);
+        case Activation::Sigmoid: return sigmoid_f(x);
+    }
+    return x;
+}
+
+}  // namespace errseg::cuda::kernels

@@ -1,0 +1,220 @@
+// Image input/output: decoding any format stb_image knows (PNG, JPEG, BMP, GIF, TGA, PSD,
+// HDR, PIC, PNM) to 8-bit RGB, writing 8-bit PNGs via stb_image_write, and writing 16-bit
+// grayscale PNGs (label maps with more than 256 classes) with a small built-in encoder.
+//
+// stb is compiled privately into each translation unit (see stb.hpp).
+//
+// Hostile input: dimensions are read from the header (stbi_info) and refused above
+// kMaxImageSide per side or kMaxImagePixels in total BEFORE any pixel memory is allocated.
+#pragma once
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../core/storage.hpp"
+#include "../core/tensor.hpp"
+#include "atomic_file.hpp"
+#include "checksum.hpp"
+
+#include "stb.hpp"
+
+namespace errseg {
+
+constexpr int kMaxImageSide = 32768;
+constexpr int64_t kMaxImagePixels = int64_t(64) << 20;  // 64 Mpixel
+
+// 8-bit RGB pixels, row-major, interleaved (HWC).
+struct Image {
+    int width = 0, height = 0;
+    std::vector<uint8_t> rgb;
+};
+
+namespace detail {
+
+inline void check_image_dims(int64_t w, int64_t h, const std::string& what) {
+    ERRSEG_CHECK(w > 0 && h > 0, what, ": invalid image dimensions ", w, "x", h);
+    ERRSEG_CHECK(w <= kMaxImageSide && h <= kMaxImageSide && w * h <= kMaxImagePixels, what,
+                 ": image is ", w, "x", h, ", larger than the limit of ", kMaxImageSide,
+                 " pixels per side and ", kMaxImagePixels / (1 << 20), " Mpixel");
+}
+
+// The container format from the leading magic bytes ("" when not recognised). stb tries
+// every decoder in turn and only reports the last one's complaint, so this lets errors
+// say which format a broken file claimed to be.
+inline const char* sniff_image_format(const uint8_t* d, size_t n) {
+    auto starts = [&](const char* magic, size_t len) { return n >= len && std::memcmp(d, magic, len) == 0; };
+    if (starts("\x89PNG\r\n\x1a\n", 8)) return "PNG";
+    if (starts("\xFF\xD8\xFF", 3)) return "JPEG";
+    if (starts("BM", 2)) return "BMP";
+    if (starts("GIF8", 4)) return "GIF";
+    if (starts("8BPS", 4)) return "PSD";
+    if (starts("#?RADIANCE", 10) || starts("#?RGBE", 6)) return "HDR";
+    if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6') return "PNM";
+    return "";
+}
+
+inline uint32_t read_be32(const uint8_t* p) {
+    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+inline Image decode_image(const uint8_t* data, size_t n, const std::string& what) {
+    ERRSEG_CHECK(data != nullptr && n > 0, what, ": image data is empty");
+    ERRSEG_CHECK(n <= size_t(INT_MAX), what, ": image data is too large (", n, " bytes)");
+    const std::string format = sniff_image_format(data, n);
+    // PNG: read the IHDR dimensions ourselves, so absurd sizes get a precise message (stb
+    // refuses them too, but its reason is lost behind "unknown image type").
+    if (format == "PNG" && n >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0)
+        check_image_dims(read_be32(data + 16), read_be32(data + 20), what);
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(data, int(n), &w, &h, &comp)) {
+        if (!format.empty()) fail(what, ": corrupt or unsupported ", format, " image (cannot read its header)");
+        fail(what, ": not a readable image (unknown format; supported: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM)");
+    }
+    check_image_dims(w, h, what);  // before decoding allocates anything
+
+    int w2 = 0, h2 = 0, comp2 = 0;
+    std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, int(n), &w2, &h2, &comp2, 3),
+                                                 stbi_image_free);
+    if (!px) {
+        const char* why = stbi_failure_reason();
+        fail(what, ": corrupt or unsupported image (", why ? why : "decode failed", ")");
+    }
+    ERRSEG_CHECK(w2 == w && h2 == h, what, ": image header says ", w, "x", h, " but decoded ", w2, "x", h2);
+    Image img;
+    img.width = w;
+    img.height = h;
+    img.rgb.assign(px.get(), px.get() + size_t(w) * size_t(h) * 3);
+    return img;
+}
+
+// Collects stb_image_write output in a byte vector.
+inline void append_bytes(void* ctx, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+    const auto* p = static_cast<const uint8_t*>(data);
+    out->insert(out->end(), p, p + size);
+}
+
+inline void put_be32(std::vector<uint8_t>& out, uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(uint8_t(v >> s));
+}
+
+inline void put_png_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<uint8_t>& body) {
+    ERRSEG_CHECK(body.size() <= 0x7FFFFFFFu, "PNG chunk too large");
+    put_be32(out, uint32_t(body.size()));
+    const size_t start = out.size();
+    out.insert(out.end(), type, type + 4);
+    out.insert(out.end(), body.begin(), body.end());
+    put_be32(out, crc32_update(0, out.data() + start, out.size() - start));
+}
+
+}  // namespace detail
+
+// Decodes an image file to RGB. Errors name the file and the problem.
+inline Image load_image(const std::string& path) {
+    std::shared_ptr<MappedFile> map;
+    try {
+        map = std::make_shared<MappedFile>(path);
+    } catch (const Error& e) {
+        fail("cannot read image file '", path, "': ", e.what());
+    }
+    return detail::decode_image(map->data(), map->bytes(), "image file '" + path + "'");
+}
+
+inline Image load_image_from_memory(const uint8_t* data, size_t n) {
+    return detail::decode_image(data, n, "image in memory");
+}
+
+// float32 [1, 3, H, W] with values 0..255 (the model's normalisation is done elsewhere).
+inline Tensor image_to_tensor(const Image& img) {
+    const int64_t h = img.height, w = img.width, hw = h * w;
+    ERRSEG_CHECK(h > 0 && w > 0 && img.rgb.size() == size_t(hw) * 3, "image_to_tensor: image ", w, "x", h,
+                 " has ", img.rgb.size(), " bytes, expected ", hw * 3);
+    Tensor t = Tensor::empty({1, 3, h, w});
+    float* d = t.data<float>();
+    const uint8_t* s = img.rgb.data();
+    for (int64_t i = 0; i < hw; ++i) {
+        d[i] = float(s[3 * i]);
+        d[hw + i] = float(s[3 * i + 1]);
+        d[2 * hw + i] = float(s[3 * i + 2]);
+    }
+    return t;
+}
+
+// Encodes 8-bit pixels (channels 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA; rows packed)
+// as PNG bytes.
+inline std::vector<uint8_t> encode_png(int w, int h, int channels, const uint8_t* data) {
+    detail::check_image_dims(w, h, "encode_png");
+    ERRSEG_CHECK(channels >= 1 && channels <= 4, "encode_png: channels must be 1..4, got ", channels);
+    ERRSEG_CHECK(data != nullptr, "encode_png: no pixel data");
+    std::vector<uint8_t> out;
+    if (!stbi_write_png_to_func(detail::append_bytes, &out, w, h, channels, data, w * channels))
+        fail("encode_png: PNG encoding failed for a ", w, "x", h, "x", channels, " image");
+    return out;
+}
+
+// Writes an 8-bit PNG atomically (temporary file + rename).
+inline void write_png(const std::string& path, int w, int h, int channels, const uint8_t* data) {
+    std::vector<uint8_t> bytes = encode_png(w, h, channels, data);
+    write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+// Encodes 16-bit grayscale pixels (row-major, w*h values) as PNG bytes. stb cannot write
+// 16-bit PNGs, so this is a minimal encoder: IHDR (bit depth 16, color type 0), one IDAT
+// holding a zlib stream of uncompressed ("stored") deflate blocks, IEND.
+inline std::vector<uint8_t> encode_png16(int w, int h, const uint16_t* data) {
+    detail::check_image_dims(w, h, "encode_png16");
+    ERRSEG_CHECK(data != nullptr, "encode_png16: no pixel data");
+    // Raw scanlines: filter byte 0 ("None") then big-endian samples.
+    const size_t row_bytes = 1 + size_t(w) * 2;
+    std::vector<uint8_t> raw(row_bytes * size_t(h));
+    for (int y = 0; y < h; ++y) {
+        uint8_t* r = raw.data() + size_t(y) * row_bytes;
+        r[0] = 0;
+        const uint16_t* src = data + size_t(y) * size_t(w);
+        for (int x = 0; x < w; ++x) {
+            r[1 + 2 * x] = uint8_t(src[x] >> 8);
+            r[2 + 2 * x] = uint8_t(src[x] & 0xFF);
+        }
+    }
+    // zlib: header (deflate, 32K window, no preset dictionary, check bits), stored blocks of
+    // at most 65535 bytes each (BFINAL on the last), Adler-32 of the raw data.
+    std::vector<uint8_t> z;
+    z.reserve(raw.size() + raw.size() / 65535 * 5 + 16);
+    z.push_back(0x78);
+    z.push_back(0x01);
+    size_t pos = 0;
+    do {
+        const size_t len = std::min<size_t>(65535, raw.size() - pos);
+        const bool last = pos + len == raw.size();
+        z.push_back(last ? 1 : 0);  // BFINAL, BTYPE=00 (stored)
+        z.push_back(uint8_t(len & 0xFF));
+        z.push_back(uint8_t(len >> 8));
+        z.push_back(uint8_t(~len & 0xFF));
+        z.push_back(uint8_t((~len >> 8) & 0xFF));
+        z.insert(z.end(), raw.begin() + std::ptrdiff_t(pos), raw.begin() + std::ptrdiff_t(pos + len));
+        pos += len;
+    } while (pos < raw.size());
+    detail::put_be32(z, detail::adler32(raw.data(), raw.size()));
+
+    std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    std::vector<uint8_t> ihdr;
+    detail::put_be32(ihdr, uint32_t(w));
+    detail::put_be32(ihdr, uint32_t(h));
+    ihdr.insert(ihdr.end(), {16, 0, 0, 0, 0});  // bit depth, color type gray, deflate, filter, no interlace
+    detail::put_png_chunk(png, "IHDR", ihdr);
+    detail::put_png_chunk(png, "IDAT", z);
+    detail::put_png_chunk(png, "IEND", {});
+    return png;
+}
+
+// Writes a 16-bit grayscale PNG atomically.
+inline void write_png16(const std::string& path, int w, int h, const uint16_t* data) {
+    std::vector<uint8_t> bytes = encode_png16(w, h, data);
+    write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+}  // namespace errseg

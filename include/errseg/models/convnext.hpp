@@ -1,0 +1,189 @@
+// OpenCLIP ConvNeXt image tower: OpenCLIP's TimmModel around a timm ConvNeXt
+// (conv_mlp=False, layer scale, head_norm_first=False), spec §2.3, §2.5, §5.1.
+// Weights under "clip.visual." (pass that scope):
+//   trunk.stem.{0 conv 4x4 s4, 1 LN2d}
+//   trunk.stages.{s}.downsample.{0 LN2d, 1 conv 2x2 s2}        (s >= 1; identity for s = 0)
+//   trunk.stages.{s}.blocks.{j}.{conv_dw, norm, mlp.fc1, mlp.fc2, gamma}
+//   trunk.head.norm (LN2d)                                      then OpenCLIP's head:
+//   head.proj.weight (linear, no bias)  |  head.mlp.fc1.{weight,bias}, head.mlp.fc2.weight (mlp)
+// All LayerNorms use cfg.eps (1e-6); every activation is exact GELU.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "../core.hpp"
+#include "../io/weights.hpp"
+#include "../ops.hpp"
+#include "clip_config.hpp"
+
+namespace errseg::models {
+
+class ConvNeXt {
+public:
+    ConvNeXt(const Weights& visual, const ConvNeXtConfig& cfg) : cfg_(cfg) {
+        cfg_.validate();
+        const Weights trunk = visual.scope("trunk.");
+        const auto& d = cfg_.dims;
+
+        stem_conv_w_ = trunk.get("stem.0.weight", {d[0], 3, 4, 4});
+        stem_conv_b_ = trunk.get("stem.0.bias", {d[0]});
+        stem_norm_w_ = trunk.get("stem.1.weight", {d[0]});
+        stem_norm_b_ = trunk.get("stem.1.bias", {d[0]});
+
+        for (int s = 0; s < 4; ++s) {
+            const Weights st = trunk.scope("stages." + std::to_string(s) + ".");
+            Stage stage;
+            if (s > 0) {
+                stage.ds_norm_w = st.get("downsample.0.weight", {d[s - 1]});
+                stage.ds_norm_b = st.get("downsample.0.bias", {d[s - 1]});
+                stage.ds_conv_w = st.get("downsample.1.weight", {d[s], d[s - 1], 2, 2});
+                stage.ds_conv_b = st.get("downsample.1.bias", {d[s]});
+            }
+            for (int64_t j = 0; j < cfg_.depths[s]; ++j)
+                stage.blocks.push_back(load_block(st.scope("blocks." + std::to_string(j) + "."), d[s]));
+            ERRSEG_CHECK(!st.has("blocks." + std::to_string(cfg_.depths[s]) + ".gamma"), "model file ",
+                         visual.path(), " has more blocks in stage ", s, " than its config's depth ",
+                         cfg_.depths[s]);
+            stages_.push_back(std::move(stage));
+        }
+
+        const int64_t c3 = d[3], e = cfg_.embed_dim;
+        head_norm_w_ = trunk.get("head.norm.weight", {c3});
+        head_norm_b_ = trunk.get("head.norm.bias", {c3});
+        if (cfg_.head == "linear") {
+            proj_w_ = visual.get("head.proj.weight", {e, c3});
+            if (visual.has("head.proj.bias")) proj_b_ = visual.get("head.proj.bias", {e});
+        } else {
+            mlp_fc1_w_ = visual.get("head.mlp.fc1.weight");
+            const int64_t hidden = mlp_fc1_w_.size(0);
+            ERRSEG_CHECK(mlp_fc1_w_.shape() == Shape({hidden, c3}), "head.mlp.fc1.weight has shape ",
+                         shape_str(mlp_fc1_w_.shape()), ", expected [*, ", c3, "]");
+            mlp_fc1_b_ = visual.get("head.mlp.fc1.bias", {hidden});
+            mlp_fc2_w_ = visual.get("head.mlp.fc2.weight", {e, hidden});
+            if (visual.has("head.mlp.fc2.bias")) mlp_fc2_b_ = visual.get("head.mlp.fc2.bias", {e});
+        }
+    }
+
+    const ConvNeXtConfig& config() const { return cfg_; }
+
+    // Conv 4x4 stride 4 (+bias) then LN2d: [N, 3, H, W] -> [N, d0, H/4, W/4] (floored).
+    Tensor stem(const Tensor& x) const {
+        ERRSEG_CHECK(x.dim() == 4 && x.size(1) == 3, "ConvNeXt: input ", shape_str(x.shape()),
+                     " is not [N, 3, H, W]");
+        ERRSEG_CHECK(x.size(2) >= 4 && x.size(3) >= 4, "ConvNeXt: input ", shape_str(x.shape()),
+                     " is smaller than the 4x4 stem");
+        ops::Conv2dParams p;
+        p.stride_h = p.stride_w = 4;
+        Tensor y = ops::conv2d(x, stem_conv_w_, stem_conv_b_, p);
+        return ops::layer_norm2d(y, stem_norm_w_, stem_norm_b_, cfg_.eps);
+    }
+
+    // Stage s >= 1: LN2d then conv 2x2 stride 2 (+bias), halving H and W (floored). Identity for s = 0.
+    Tensor downsample(int s, const Tensor& x) const {
+        check_stage(s);
+        if (s == 0) return x;
+        const Stage& st = stages_[size_t(s)];
+        Tensor y = ops::layer_norm2d(x, st.ds_norm_w, st.ds_norm_b, cfg_.eps);
+        ops::Conv2dParams p;
+        p.stride_h = p.stride_w = 2;
+        return ops::conv2d(y, st.ds_conv_w, st.ds_conv_b, p);
+    }
+
+    // All ConvNeXt blocks of stage s (shape-preserving).
+    Tensor blocks(int s, const Tensor& x) const {
+        check_stage(s);
+        Tensor y = x;
+        for (const Block& b : stages_[size_t(s)].blocks) y = block(b, y);
+        return y;
+    }
+
+    Tensor stage(int s, const Tensor& x) const { return blocks(s, downsample(s, x)); }
+
+    // The four stage outputs (strides 4, 8, 16, 32), raw (no norm), NCHW.
+    std::vector<Tensor> forward_stages(const Tensor& x) const {
+        std::vector<Tensor> out;
+        Tensor y = stem(x);
+        for (int s = 0; s < 4; ++s) {
+            y = stage(s, y);
+            out.push_back(y);
+        }
+        return out;
+    }
+
+    // Every pixel of a stride-32 map treated as a 1x1 image and pushed through the image head
+    // (trunk.head.norm LN2d, then visual.head): [N, C3, H, W] -> [N, E, H, W] (spec §2.5).
+    Tensor project_dense(const Tensor& feat) const {
+        ERRSEG_CHECK(feat.dim() == 4 && feat.size(1) == cfg_.dims[3], "ConvNeXt::project_dense: input ",
+                     shape_str(feat.shape()), " is not [N, ", cfg_.dims[3], ", H, W]");
+        Tensor nhwc = feat.permute({0, 2, 3, 1});  // per-pixel channel vectors
+        Tensor y = head(ops::layer_norm(nhwc, head_norm_w_, head_norm_b_, cfg_.eps));
+        return y.permute({0, 3, 1, 2}).contiguous();
+    }
+
+    // Pooled CLIP image embedding (not normalised): global average pool of the stride-32 map,
+    // trunk.head.norm, visual.head -> [N, E] (spec §5.1).
+    Tensor embed(const Tensor& x) const {
+        Tensor f = forward_stages(x).back();
+        const int64_t n = f.size(0), c = f.size(1);
+        Tensor pooled = ops::mean(f.reshape({n, c, -1}), 2);  // [N, C3]
+        return head(ops::layer_norm(pooled, head_norm_w_, head_norm_b_, cfg_.eps));
+    }
+
+    // OpenCLIP's projection head on channel vectors: [..., C3] -> [..., E].
+    Tensor head(const Tensor& x) const {
+        if (cfg_.head == "linear") return ops::linear(x, proj_w_, proj_b_);
+        Tensor h = ops::gelu(ops::linear(x, mlp_fc1_w_, mlp_fc1_b_));
+        return ops::linear(h, mlp_fc2_w_, mlp_fc2_b_);
+    }
+
+private:
+    struct Block {
+        Tensor dw_w, dw_b, norm_w, norm_b, fc1_w, fc1_b, fc2_w, fc2_b, gamma;
+    };
+    struct Stage {
+        Tensor ds_norm_w, ds_norm_b, ds_conv_w, ds_conv_b;  // undefined for stage 0
+        std::vector<Block> blocks;
+    };
+
+    static Block load_block(const Weights& w, int64_t dim) {
+        Block b;
+        b.dw_w = w.get("conv_dw.weight", {dim, 1, 7, 7});
+        b.dw_b = w.get("conv_dw.bias", {dim});
+        b.norm_w = w.get("norm.weight", {dim});
+        b.norm_b = w.get("norm.bias", {dim});
+        b.fc1_w = w.get("mlp.fc1.weight");
+        const int64_t hidden = b.fc1_w.size(0);
+        ERRSEG_CHECK(b.fc1_w.shape() == Shape({hidden, dim}), "tensor '", w.prefix(),
+                     "mlp.fc1.weight' has shape ", shape_str(b.fc1_w.shape()), ", expected [*, ", dim, "]");
+        b.fc1_b = w.get("mlp.fc1.bias", {hidden});
+        b.fc2_w = w.get("mlp.fc2.weight", {dim, hidden});
+        b.fc2_b = w.get("mlp.fc2.bias", {dim});
+        b.gamma = w.get("gamma", {dim});
+        return b;
+    }
+
+    // dwconv 7x7 -> (NHWC) LN -> fc1 -> GELU -> fc2 -> * gamma -> (NCHW) -> + x
+    Tensor block(const Block& b, const Tensor& x) const {
+        ops::Conv2dParams p;
+        p.pad_h = p.pad_w = 3;
+        p.groups = int(x.size(1));
+        Tensor y = ops::conv2d(x, b.dw_w, b.dw_b, p).permute({0, 2, 3, 1});
+        y = ops::layer_norm(y, b.norm_w, b.norm_b, cfg_.eps);
+        y = ops::gelu(ops::linear(y, b.fc1_w, b.fc1_b));
+        y = ops::mul(ops::linear(y, b.fc2_w, b.fc2_b), b.gamma);
+        return ops::add(x, y.permute({0, 3, 1, 2}));
+    }
+
+    void check_stage(int s) const {
+        ERRSEG_CHECK(s >= 0 && s < 4, "ConvNeXt: stage ", s, " out of range 0..3");
+    }
+
+    ConvNeXtConfig cfg_;
+    Tensor stem_conv_w_, stem_conv_b_, stem_norm_w_, stem_norm_b_;
+    std::vector<Stage> stages_;
+    Tensor head_norm_w_, head_norm_b_;
+    Tensor proj_w_, proj_b_;                                // linear head
+    Tensor mlp_fc1_w_, mlp_fc1_b_, mlp_fc2_w_, mlp_fc2_b_;  // mlp head
+};
+
+}  // namespace errseg::models

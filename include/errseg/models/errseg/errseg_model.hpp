@@ -1,0 +1,136 @@
+// ERR-Seg end to end (spec §2): an RGB image and a vocabulary in, a label map out.
+//
+//   ErrSegModel model = ErrSegModel::load("errseg_b.safetensors");
+//   Tensor classes = model.encode_classes({"wall", "floor", "bed, bunk bed"});   // cached
+//   ErrSegModel::Result r = model.segment(load_image("room.png"), classes);
+//   // r.labels: I32 [H, W] class indices at the image's own size
+//
+// Pipeline: preprocess (normalise, resize to S x S) -> dense CLIP features (ConvNeXt + HSM) ->
+// head (cost maps, CRM, cost embedding, aggregator, up-decoders) -> sigmoid, resize to the image
+// size, argmax.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../../core.hpp"
+#include "../../io/image.hpp"
+#include "../../io/weights.hpp"
+#include "../../text/tokenizer.hpp"
+#include "../clip_config.hpp"
+#include "../clip_text.hpp"
+#include "clip_features.hpp"
+#include "common.hpp"
+#include "config.hpp"
+#include "head.hpp"
+#include "postprocess.hpp"
+#include "preprocess.hpp"
+#include "text_embeddings.hpp"
+
+namespace errseg::models {
+
+struct SegmentOptions {
+    int64_t top_k = -1;          // classes kept by CRM; <= 0: the model's K (min(K, T) is used)
+    bool keep_probs = false;     // also return T x H x W probabilities at the image size
+    bool upstream_crop = false;  // reproduce upstream's crop quirk for tiny images (postprocess.hpp)
+    // How CRM breaks exact ties (crm.hpp): LowerIndex (default; upstream on GPU) or TorchCpu
+    // (bit-for-bit the class choice of upstream run on CPU, as in the reference fixtures).
+    CrmTieRule crm_tie_rule = CrmTieRule::LowerIndex;
+};
+
+class ErrSegModel {
+public:
+    static ErrSegModel load(const std::string& path) { return ErrSegModel(Weights::open(path)); }
+    static ErrSegModel from_weights(const Weights& weights) { return ErrSegModel(weights); }
+
+    const ErrSegConfig& config() const { return cfg_; }
+    const ErrSegImageEncoder& image_encoder() const { return image_; }
+    const ClipText& text_encoder() const { return text_; }
+    const text::ClipTokenizer& tokenizer() const { return *tokenizer_; }
+    const ErrSegHead& head() const { return head_; }
+    ErrSegHead& head() { return head_; }
+
+    // L2-normalised prompt embeddings of a vocabulary, [T, E] (row t = class_names[t]).
+    // Cached per vocabulary; treat the returned tensor as read-only.
+    Tensor encode_classes(const std::vector<std::string>& class_names) const {
+        return cache_->get(class_names, [&](const std::vector<std::string>& names) {
+            return encode_class_names(text_, *tokenizer_, cfg_.prompt_template, names);
+        });
+    }
+
+    struct Result {
+        Tensor logits;                  // [T, h, w] decoder output (h = S/4); −100 where not selected
+        Tensor probs;                   // [T, H, W] at the image size, only when requested
+        Tensor labels;                  // I32 [H, W]
+        std::vector<int64_t> selected;  // classes kept by CRM, ascending
+        std::vector<std::pair<std::string, double>> timings_ms;
+    };
+
+    Result segment(const Image& image, const Tensor& class_embeddings, int top_k = -1,
+                   bool keep_probs = false) const {
+        SegmentOptions opt;
+        opt.top_k = top_k;
+        opt.keep_probs = keep_probs;
+        return segment(image, class_embeddings, opt);
+    }
+
+    Result segment(const Image& image, const Tensor& class_embeddings, const SegmentOptions& opt) const {
+        ERRSEG_CHECK(class_embeddings.dim() == 2 && class_embeddings.size(1) == cfg_.embed_dim,
+                     "ErrSegModel::segment: class embeddings must be [T, ", cfg_.embed_dim, "], got ",
+                     shape_str(class_embeddings.shape()));
+        Result r;
+        const auto start = std::chrono::steady_clock::now();
+        errseg_detail::StageTimer timer(&r.timings_ms);
+
+        const Tensor input = preprocess_image(image, cfg_.input);
+        timer.lap("preprocess");
+
+        const DenseFeatures features = image_.forward(input, &r.timings_ms);  // clip.* laps
+
+        ErrSegHead::Output head = head_.forward(features, class_embeddings.to_f32(), opt.top_k, opt.crm_tie_rule);
+        r.timings_ms.insert(r.timings_ms.end(), head.timings_ms.begin(), head.timings_ms.end());  // head.*
+        timer.restart();
+        r.logits = std::move(head.logits);
+        r.selected = std::move(head.selected);
+
+        PostprocessOptions post;
+        post.keep_probs = opt.keep_probs;
+        post.upstream_crop = opt.upstream_crop;
+        PostprocessResult out = postprocess(r.logits, r.selected, image.height, image.width,
+                                            ErrSegHead::kUnselectedLogit, post);
+        r.labels = std::move(out.labels);
+        r.probs = std::move(out.probs);
+        timer.lap("postprocess");
+        r.timings_ms.emplace_back(
+            "total", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        return r;
+    }
+
+private:
+    explicit ErrSegModel(const Weights& w)
+        : cfg_(ErrSegConfig::from_json(w.config())),
+          image_(w.scope("clip.visual."), ConvNeXtConfig::from_json(w.config()["clip"])),
+          text_(w.scope("clip."), TextConfig::from_json(w.config()["clip"])),
+          head_(w.scope("head."), cfg_.head),
+          cache_(std::make_shared<TextEmbeddingCache>()) {
+        const std::string merges = w.metadata("errseg.bpe_merges");
+        ERRSEG_CHECK(!merges.empty(), "model file ", w.path(), " has no 'errseg.bpe_merges' metadata");
+        tokenizer_ = std::make_shared<text::ClipTokenizer>(text::ClipTokenizer::from_merges(merges));
+        ERRSEG_CHECK(text_.config().embed_dim == cfg_.embed_dim &&
+                         image_.trunk().config().embed_dim == cfg_.embed_dim &&
+                         cfg_.head.text_guidance_dim == cfg_.embed_dim,
+                     "ERR-Seg model: CLIP embedding widths disagree (text ", text_.config().embed_dim, ", image ",
+                     image_.trunk().config().embed_dim, ", head ", cfg_.head.text_guidance_dim, ")");
+    }
+
+    ErrSegConfig cfg_;
+    ErrSegImageEncoder image_;
+    ClipText text_;
+    ErrSegHead head_;
+    std::shared_ptr<text::ClipTokenizer> tokenizer_;
+    std::shared_ptr<TextEmbeddingCache> cache_;
+};
+
+}  // namespace errseg::models

@@ -1,0 +1,77 @@
+// The one GEMM entry point every op uses: C (+)= op(A) * op(B) on raw row-major fp32 buffers,
+// split across errseg::parallel_for (Eigen itself stays single-threaded in each chunk).
+#pragma once
+#include "common.hpp"
+
+namespace errseg::ops::detail {
+
+// A matrix operand: element (i, j) of op(X) is p[i * ld + j], or p[j * ld + i] when trans.
+struct MatArg {
+    const float* p;
+    int64_t ld;
+    bool trans = false;
+};
+
+// Serial kernel on a block of rows [r0, r1) and columns [c0, c1) of C.
+inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K, MatArg a, MatArg b,
+                       float* c, int64_t ldc, bool accumulate) {
+    const int64_t m = r1 - r0, n = c1 - c0;
+    if (m <= 0 || n <= 0) return;
+    auto C = mat(c + r0 * ldc + c0, m, n, ldc);
+    if (K == 0) {
+        if (!accumulate) C.setZero();
+        return;
+    }
+    // op(A) rows r0..r1 and op(B) columns c0..c1 as Eigen expressions.
+    auto run = [&](const auto& A, const auto& B) {
+        if (accumulate)
+            C.noalias() += A * B;
+        else
+            C.noalias() = A * B;
+    };
+    if (!a.trans && !b.trans)
+        run(cmat(a.p + r0 * a.ld, m, K, a.ld), cmat(b.p + c0, K, n, b.ld));
+    else if (!a.trans && b.trans)
+        run(cmat(a.p + r0 * a.ld, m, K, a.ld), cmat(b.p + c0 * b.ld, n, K, b.ld).transpose());
+    else if (a.trans && !b.trans)
+        run(cmat(a.p + r0, K, m, a.ld).transpose(), cmat(b.p + c0, K, n, b.ld));
+    else
+        run(cmat(a.p + r0, K, m, a.ld).transpose(), cmat(b.p + c0 * b.ld, n, K, b.ld).transpose());
+}
+
+// C[M, N] (+)= op(A)[M, K] * op(B)[K, N]. Splits the larger of M and N into one block per
+// thread; nested inside another parallel_for it simply runs inline.
+inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, int64_t ldc,
+                 bool accumulate = false) {
+    if (M <= 0 || N <= 0) return;
+    const int64_t flops = M * N * std::max<int64_t>(K, 1);
+    const int threads = get_num_threads();
+    if (threads <= 1 || flops < (1 << 18)) {
+        gemm_block(0, M, 0, N, K, a, b, c, ldc, accumulate);
+        return;
+    }
+    // Block boundaries are chosen so every element of C goes through the same Eigen micro-kernel
+    // (and summation order) as in the unsplit product: results never depend on the thread count.
+    // Eigen evaluates a row-major C as C^T = B^T A^T, so our rows are its columns (panels of 4
+    // or 8: split at multiples of 8) and our columns are its rows (peeled by 3 packets, i.e. 24
+    // or 48 floats: split at multiples of 48).
+    if (M >= N) {
+        const int64_t blocks = std::min<int64_t>(threads, (M + 7) / 8);
+        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+            for (int64_t i = b0; i < b1; ++i) {
+                int64_t r0 = (M * i / blocks) / 8 * 8, r1 = i + 1 == blocks ? M : (M * (i + 1) / blocks) / 8 * 8;
+                gemm_block(r0, r1, 0, N, K, a, b, c, ldc, accumulate);
+            }
+        });
+    } else {
+        const int64_t blocks = std::min<int64_t>(threads, (N + 47) / 48);
+        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+            for (int64_t i = b0; i < b1; ++i) {
+                int64_t c0 = (N * i / blocks) / 48 * 48, c1 = i + 1 == blocks ? N : (N * (i + 1) / blocks) / 48 * 48;
+                gemm_block(0, M, c0, c1, K, a, b, c, ldc, accumulate);
+            }
+        });
+    }
+}
+
+}  // namespace errseg::ops::detail

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything building and testing errseg needs on Debian 12 (run as root).
+# Build: cmake, ninja, g++, Eigen, stb, doctest, Google Benchmark.
+# Reference checks: Debian's torch (with OpenBLAS) + open_clip/timm from PyPI, pinned to
+# versions that run on Debian's torch 1.13 (installed without dependencies so pip never
+# replaces Debian's torch or numpy).
+# Usage: scripts/install_deps.sh [--runtime]   (--runtime: only what building and running the
+# CLI needs — compiler, Eigen, stb, numpy for the converter — no torch).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+RUNTIME_ONLY=0; [ "${1:-}" = "--runtime" ] && RUNTIME_ONLY=1
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -q
+if [ "$RUNTIME_ONLY" = 1 ]; then
+  $SUDO apt-get install -y -q --no-install-recommends cmake ninja-build g++ libeigen3-dev libstb-dev python3 python3-numpy
+  exit 0
+fi
+$SUDO apt-get install -y -q --no-install-recommends \
+  cmake ninja-build g++ make pkg-config \
+  libeigen3-dev libstb-dev doctest-dev libbenchmark-dev \
+  python3 python3-pip python3-numpy python3-torch python3-torchvision python3-regex \
+  python3-tqdm python3-yaml libopenblas0-pthread
+PIP="/usr/bin/python3 -m pip install -q --break-system-packages --disable-pip-version-check"
+$PIP --no-deps "open_clip_torch==2.24.0" "timm==0.9.16"
+$PIP "ftfy==6.3.1" "huggingface_hub<1.0" "safetensors<0.6"
+/usr/bin/python3 -c "import torch, numpy, open_clip, timm, ftfy; print('python reference stack: torch', torch.__version__, 'numpy', numpy.__version__, 'open_clip', open_clip.__version__, 'timm', timm.__version__)"
