@@ -91,8 +91,10 @@ TEST_CASE("dense path: normalise then bilinear resize") {
     const std::array<float, 3> mean = {123.675f, 116.280f, 103.530f}, std = {58.395f, 57.120f, 57.375f};
     for (const char* name : {"clip_img_94x61", "clip_img_46x70"}) {
         const Tensor x = image_to_tensor(load(name));
+        // ~5e-6 relative: float32 source positions (~90 here, ulp 8e-6) round differently from
+        // torch's kernel; within the project's 1e-4.
         clip_test::check_close(std::string(name) + " dense 40x56", preprocess_dense(x, 40, 56, mean, std),
-                               clip_test::ref(name, "dense"), 1e-6);
+                               clip_test::ref(name, "dense"));
     }
     CHECK_THROWS_AS(preprocess_dense(Tensor::zeros({1, 4, 8, 8}), 4, 4, mean, std), Error);
 }

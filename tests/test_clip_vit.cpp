@@ -4,6 +4,8 @@
 // the way open_clip's resize_pos_embed does it (bicubic, antialias=True).
 #include "test_clip_common.hpp"
 
+#include <algorithm>
+
 #include "errseg/models/vit.hpp"
 
 using namespace errseg;
@@ -92,4 +94,18 @@ TEST_CASE("ViT rejects bad inputs") {
     c = VitConfig::from_json(w.config()["clip"]);
     c.patch_size = 16;
     CHECK_THROWS_AS(VisionTransformer(w.scope("clip.visual."), c), Error);
+}
+
+TEST_CASE("ViT from a TorchScript archive (OpenAI's published container) = from the state dict") {
+    Weights a = clip_test::open_model(kStem), b = clip_test::open_model(kStem + "_jit");
+    // Same tensors under the same names.
+    std::vector<std::string> na = a.scope("clip.").names(), nb = b.scope("clip.").names();
+    std::sort(na.begin(), na.end());
+    std::sort(nb.begin(), nb.end());
+    CHECK(na == nb);
+    for (const std::string& n : na)
+        CHECK_MESSAGE(clip_test::compare(b.get("clip." + n), a.get("clip." + n)).max_abs == 0, n);
+    const VisionTransformer vit(b.scope("clip.visual."), VitConfig::from_json(b.config()["clip"]));
+    clip_test::check_close("pooled embedding (TorchScript file)", vit.embed(clip_test::ref(kStem, "image")),
+                           clip_test::ref(kStem, "embed"));
 }

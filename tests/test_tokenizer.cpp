@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "errseg/text/tokenizer.hpp"
@@ -283,6 +284,22 @@ TEST_CASE("cache and copies give identical results") {
     CHECK(copy.encode(s) == a);
     CHECK(tok().encode(s) == a);
     CHECK(a.size() == 5);
+}
+
+TEST_CASE("concurrent use from several threads") {
+    const ClipTokenizer t = ClipTokenizer::from_file(kMerges);  // fresh, empty cache
+    std::vector<std::string> texts;
+    for (int i = 0; i < 200; ++i) texts.push_back("A photo of a thing number " + std::to_string(i % 37) + " in the scene");
+    std::vector<std::vector<int32_t>> expected;
+    for (const auto& s : texts) expected.push_back(tok().tokenize(s));
+    std::vector<int> ok(4, 0);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 4; ++w)
+        threads.emplace_back([&, w] {
+            for (size_t i = 0; i < texts.size(); ++i) ok[size_t(w)] += t.tokenize(texts[i]) == expected[i];
+        });
+    for (auto& th : threads) th.join();
+    for (int w = 0; w < 4; ++w) CHECK(ok[size_t(w)] == int(texts.size()));
 }
 
 TEST_CASE("small merge lists and errors") {

@@ -15,6 +15,12 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+try:
+    import numpy  # noqa: F401
+except ImportError:
+    sys.exit("convert.py: error: numpy is required (pip install numpy); this interpreter is "
+             f"{sys.executable}")
+
 from errseg_convert import ConvertError  # noqa: E402
 from errseg_convert.converter import DEFAULT_MERGES, OUTPUT_DTYPES, convert  # noqa: E402
 from errseg_convert.layouts import LAYOUTS  # noqa: E402

@@ -1,6 +1,13 @@
-// Facade: gemm / matmul / linear on DeviceTensors.
+// Facade: gemm / matmul / linear on DeviceTensors. The kernels are instantiated once per dtype
+// in gemm_f32.cu / gemm_f16.cu / gemm_bf16.cu (parallel, smaller translation units).
 #include "common.cuh"
 #include "errseg/cuda/kernels/gemm.cuh"
+
+namespace errseg::cuda::kernels {
+extern template void launch_gemm<float>(const GemmArgs&, cudaStream_t);
+extern template void launch_gemm<__half>(const GemmArgs&, cudaStream_t);
+extern template void launch_gemm<__nv_bfloat16>(const GemmArgs&, cudaStream_t);
+}  // namespace errseg::cuda::kernels
 
 namespace errseg::cuda::ops {
 

@@ -1,5 +1,6 @@
 """Shared helpers for the converter tests (tests/python/test_*.py)."""
 
+import importlib.util
 import json
 import os
 import struct
@@ -20,12 +21,9 @@ MERGES = os.path.join(REPO, "data", "clip_bpe_merges.txt")
 if CONVERTER_DIR not in sys.path:
     sys.path.insert(0, CONVERTER_DIR)
 
-try:
-    import torch  # noqa: F401
-    HAVE_TORCH = True
-except ImportError:  # the converter itself never needs torch
-    torch = None
-    HAVE_TORCH = False
+# Tests that build checkpoints with torch import it themselves (importing it is slow); the
+# converter itself never needs torch.
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 needs_torch = unittest.skipUnless(HAVE_TORCH, "torch is not installed")
 
@@ -115,7 +113,11 @@ class PickleBuilder:
         return self
 
     def int(self, value):
-        self.data += b"J" + struct.pack("<i", value)
+        if -(1 << 31) <= value < (1 << 31):
+            self.data += b"J" + struct.pack("<i", value)
+        else:                                   # LONG1: little-endian two's complement
+            raw = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
+            self.data += b"\x8a" + bytes([len(raw)]) + raw
         return self
 
     def false(self):

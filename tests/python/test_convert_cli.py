@@ -8,7 +8,7 @@ import unittest
 
 import numpy as np
 
-import helpers
+import helpers  # noqa: F401  (sets sys.path)
 import synthetic
 from helpers import (CONVERT_PY, MERGES, REPO, TINY_CONFIG, TINY_PTH, TempDirTestCase,
                      needs_torch, read_safetensors, run_cli)

@@ -14,7 +14,7 @@ import synthetic
 from helpers import TempDirTestCase, needs_torch, read_safetensors
 from errseg_convert import ConvertError
 from errseg_convert.converter import convert
-from errseg_convert.layouts import LAYOUTS, apply_layout, detect_layout, errseg_head
+from errseg_convert.layouts import LAYOUTS, apply_layout, detect_layout
 from errseg_convert.safetensors_io import write_safetensors
 from errseg_convert.tensor_ref import TensorRef
 
@@ -110,7 +110,7 @@ class PublishedSizes(unittest.TestCase):
             self.assertIn(path, message)
         self.assertIn("--config", message)
 
-    @unittest.skipUnless(os.environ.get("ERRSEG_SLOW_TESTS"), "set ERRSEG_SLOW_TESTS=1 (~1 min)")
+    @unittest.skipUnless(os.environ.get("ERRSEG_SLOW_TESTS"), "set ERRSEG_SLOW_TESTS=1 (builds full-size models)")
     def test_real_openclip_models_match_our_shapes(self):
         import open_clip
         for name, layout, tensors in (("convnext_base_w_320", "openclip-convnext", 493),
@@ -224,7 +224,6 @@ class ConvertEachLayout(TempDirTestCase):
             self.assertEqual(summary["layout"], expect_layout)
         header, metadata, arrays, _ = read_safetensors(out)
         self.assertEqual(metadata["errseg.format"], "1")
-        layout = LAYOUTS[summary["layout"]]
         self.assertEqual(len(arrays), len(sd_np))
         for src, value in sd_np.items():
             ours = "clip." + src if rename is None else rename(src)

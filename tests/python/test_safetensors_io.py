@@ -1,13 +1,12 @@
 """safetensors writer (format details, atomicity) and reader (validation)."""
 
 import json
-import os
 import struct
 import unittest
 
 import numpy as np
 
-import helpers
+import helpers  # noqa: F401  (sets sys.path)
 from helpers import TempDirTestCase, read_safetensors
 from errseg_convert import ConvertError
 from errseg_convert.safetensors_io import SafetensorsReader, write_safetensors

@@ -61,6 +61,23 @@ class HandMadeArchives(TempDirTestCase):
                           {"0": bytes(16)})
         self.assertFails(path, "reaches element 4")
 
+    def test_huge_broadcast_view(self):
+        path = self.write([("w", "FloatStorage", "0", 4, 0, (1 << 45,), (0,))], {"0": bytes(16)})
+        self.assertFails(path, "implausibly large")
+
+    def test_deeply_nested_torchscript_objects(self):
+        depth = 50000
+        p = helpers.PickleBuilder()
+        for _ in range(depth):
+            p.glob("__torch__", "M")
+            p.data += b")\x81}"            # EMPTY_TUPLE NEWOBJ EMPTY_DICT
+            p.string("child")
+        p.data += b"N"                       # innermost child = None
+        p.data += b"sb" * depth              # SETITEM BUILD, innermost first
+        path = self.path("deep.pt")
+        write_zip_checkpoint(path, p.stop(), {}, extra={"archive/constants.pkl": b"\x80\x02)."})
+        self.assertFails(path, "holds no tensors")
+
     def test_negative_offset_and_mismatched_stride(self):
         path = self.write([("w", "FloatStorage", "0", 4, -1, (2,), (1,))], {"0": bytes(16)})
         self.assertFails(path, "invalid storage offset")

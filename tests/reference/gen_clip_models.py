@@ -9,6 +9,8 @@ tests/data/clip/:
   clip_convnext_mlp.bin         the same with the MLP image head                         } state dicts
   clip_vit_openai.pt            OpenAI-layout ViT CLIP (QuickGELU) state dict, with the scalar
                                 entries OpenAI archives carry (input_resolution, ...)
+  clip_vit_openai_jit.pt        the same model as a float16 TorchScript archive (torch.jit.script),
+                                the container OpenAI's published ViT-B-16.pt etc. use
   <stem>.config.json            our model config (schema: shared/fixtures/errseg_tiny.config.json)
   <stem>.<output>.npy           inputs and reference outputs (see the bottom of each build_*)
 
@@ -18,6 +20,7 @@ conversion to float32 on load is exact.
 
 Run:  /usr/bin/python3 tests/reference/gen_clip_models.py   (deterministic: fixed seeds)
 """
+import copy
 import json
 import math
 import os
@@ -78,6 +81,7 @@ def randomise(model, gen):
     for name, p in model.named_parameters():
         if name.endswith("logit_scale"):
             p.fill_(math.log(1 / 0.07))
+            p.copy_(p.half().float())
             continue
         n = torch.randn(p.shape, generator=gen)
         leaf = name.split(".")[-1]
@@ -191,13 +195,17 @@ def build_vit(stem, seed):
     extra = {"input_resolution": torch.tensor(32), "context_length": torch.tensor(CONTEXT),
              "vocab_size": torch.tensor(VOCAB)}
     torch.save(half_state_dict(model, extra), os.path.join(OUT, stem + ".pt"))
-    with open(os.path.join(OUT, stem + ".config.json"), "w") as f:
-        json.dump({"architecture": "clip", "clip": {
-            "embed_dim": embed,
-            "vision": {"type": "vit", "width": 32, "layers": 2, "heads": 4, "patch_size": 8,
-                       "image_size": 32},
-            "text": text_config_json(text_cfg),
-            "act": "quick_gelu"}}, f, indent=1)
+    # The same weights as a TorchScript archive in float16, the form OpenAI publishes.
+    scripted = copy.deepcopy(model).half()
+    torch.jit.script(scripted).save(os.path.join(OUT, stem + "_jit.pt"))
+    for name in (stem, stem + "_jit"):
+        with open(os.path.join(OUT, name + ".config.json"), "w") as f:
+            json.dump({"architecture": "clip", "clip": {
+                "embed_dim": embed,
+                "vision": {"type": "vit", "width": 32, "layers": 2, "heads": 4, "patch_size": 8,
+                           "image_size": 32},
+                "text": text_config_json(text_cfg),
+                "act": "quick_gelu"}}, f, indent=1)
 
     def run_visual(m, x):
         """Pooled embedding, final block tokens and every block's output (batch first)."""

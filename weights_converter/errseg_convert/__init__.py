@@ -13,4 +13,6 @@ Needs only Python 3 and numpy. Modules, one concept each:
 * ``converter``       -- the whole conversion (used by ``convert.py`` and the tests).
 """
 
-from .errors import ConvertError  # noqa: F401
+from .errors import ConvertError
+
+__all__ = ["ConvertError"]

@@ -41,18 +41,26 @@ class Checkpoint:
         self.close()
 
 
-def _walk_script_object(obj, prefix, out, seen):
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    for name, value in obj.attributes.items():
-        if not isinstance(name, str):
+def _walk_script_object(root):
+    """Tensor attributes of a TorchScript module tree as ``{"a.b.weight": tensor}`` (iterative:
+    a hostile archive may nest objects arbitrarily deep)."""
+    out, seen = {}, set()
+    stack = [("", root)]
+    while stack:
+        prefix, obj = stack.pop()
+        if id(obj) in seen:
             continue
-        full = f"{prefix}{name}"
-        if isinstance(value, TensorRef):
-            out[full] = value
-        elif isinstance(value, ScriptObject):
-            _walk_script_object(value, full + ".", out, seen)
+        seen.add(id(obj))
+        children = []
+        for name, value in obj.attributes.items():
+            if not isinstance(name, str):
+                continue
+            if isinstance(value, TensorRef):
+                out[prefix + name] = value
+            elif isinstance(value, ScriptObject):
+                children.append((f"{prefix}{name}.", value))
+        stack.extend(reversed(children))
+    return out
 
 
 def _state_dict_of(obj, path):
@@ -100,8 +108,7 @@ def open_checkpoint(path):
                 if not isinstance(obj, ScriptObject):
                     raise ConvertError(f"{path}: TorchScript archive whose data.pkl is not a "
                                        "module object")
-                tensors = {}
-                _walk_script_object(obj, "", tensors, set())
+                tensors = _walk_script_object(obj)
                 if not tensors:
                     raise ConvertError(f"{path}: the TorchScript module holds no tensors")
                 return Checkpoint(path, "torchscript", tensors, "", archive.close)

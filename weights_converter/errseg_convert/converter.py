@@ -15,7 +15,7 @@ from .safetensors_io import write_safetensors
 FORMAT_VERSION = "1"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_MERGES = os.path.join(REPO_ROOT, "data", "clip_bpe_merges.txt")
-OUTPUT_DTYPES = {"fp32": ("F32", np.float32), "fp16": ("F16", np.float16)}
+OUTPUT_DTYPES = {"fp32": "F32", "fp16": "F16"}   # --dtype -> safetensors dtype of float tensors
 
 
 def read_merges(path):
@@ -39,8 +39,7 @@ def read_merges(path):
         parts = line.split(" ")
         if len(parts) != 2 or not parts[0] or not parts[1]:
             raise ConvertError(f"--merges {path}:{number}: expected two symbols separated by one "
-                               f"space, got {line[:40]!r} (pass the merges without the "
-                               "'#version' header line)")
+                               f"space, got {line[:40]!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -65,7 +64,7 @@ def convert(input_path, output_path, arch="auto", config_path=None, dtype="fp32"
     """
     if dtype not in OUTPUT_DTYPES:
         raise ConvertError(f"--dtype must be one of {', '.join(OUTPUT_DTYPES)}, got {dtype!r}")
-    out_dtype = OUTPUT_DTYPES[dtype][0]
+    out_dtype = OUTPUT_DTYPES[dtype]
     if os.path.exists(output_path) and os.path.exists(input_path) and \
             os.path.samefile(input_path, output_path):
         raise ConvertError("the output file must differ from the input file")

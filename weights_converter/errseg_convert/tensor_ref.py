@@ -14,6 +14,9 @@ from .dtypes import SAFETENSORS_DTYPES
 from .errors import ConvertError
 
 
+MAX_ELEMENTS = 1 << 40
+
+
 def _check_dims(what, values):
     if not isinstance(values, tuple) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
@@ -35,37 +38,44 @@ class TensorRef:
         raise NotImplementedError
 
 
+class StorageCache:
+    """Holds the most recently read storage of an archive (one slot, so memory stays bounded
+    by the largest storage while consecutive views of one storage are read only once)."""
+
+    def __init__(self):
+        self.name = None
+        self.array = None
+
+
 class StorageRef:
     """A flat typed storage (PyTorch's ``storage``): ``numel`` elements of ``dtype``.
 
-    ``load_bytes()`` returns exactly ``numel * itemsize`` bytes; the last storage read is cached
-    because several tensors may be views of one storage.
+    ``load_bytes()`` returns exactly ``numel * itemsize`` bytes.
     """
 
-    def __init__(self, name, dtype, numel, load_bytes, big_endian=False):
+    def __init__(self, name, dtype, numel, load_bytes, big_endian=False, cache=None):
         self.name = name
         self.dtype = dtype
         self.numel = numel
         self._load_bytes = load_bytes
         self._big_endian = big_endian
-        self._cache = None
+        self._cache = cache if cache is not None else StorageCache()
 
     def array(self):
-        if self._cache is None:
-            np_dtype = SAFETENSORS_DTYPES[self.dtype]
-            data = self._load_bytes()
-            if len(data) != self.numel * np_dtype.itemsize:
-                raise ConvertError(f"storage {self.name}: read {len(data)} bytes, expected "
-                                   f"{self.numel * np_dtype.itemsize}")
-            if self._big_endian:
-                arr = np.frombuffer(data, dtype=np_dtype.newbyteorder(">")).astype(np_dtype)
-            else:
-                arr = np.frombuffer(data, dtype=np_dtype)
-            self._cache = arr
-        return self._cache
-
-    def release(self):
-        self._cache = None
+        if self._cache.name == self.name and self._cache.array is not None:
+            return self._cache.array
+        self._cache.name, self._cache.array = None, None
+        np_dtype = SAFETENSORS_DTYPES[self.dtype]
+        data = self._load_bytes()
+        if len(data) != self.numel * np_dtype.itemsize:
+            raise ConvertError(f"storage {self.name}: read {len(data)} bytes, expected "
+                               f"{self.numel * np_dtype.itemsize}")
+        if self._big_endian:
+            arr = np.frombuffer(data, dtype=np_dtype.newbyteorder(">")).astype(np_dtype)
+        else:
+            arr = np.frombuffer(data, dtype=np_dtype)
+        self._cache.name, self._cache.array = self.name, arr
+        return arr
 
 
 class StorageTensor(TensorRef):
@@ -87,6 +97,8 @@ class StorageTensor(TensorRef):
         if len(shape) != len(stride):
             raise ConvertError(f"storage {storage.name}: size {shape} and stride {stride} "
                                "have different lengths")
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise ConvertError(f"storage {storage.name}: tensor size {shape} is implausibly large")
         if math.prod(shape) > 0:
             last = offset + sum((n - 1) * s for n, s in zip(shape, stride))
             if last >= storage.numel:

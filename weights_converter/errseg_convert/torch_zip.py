@@ -22,7 +22,7 @@ import zipfile
 from .dtypes import SAFETENSORS_DTYPES
 from .errors import ConvertError
 from .safe_unpickler import safe_loads
-from .tensor_ref import StorageRef
+from .tensor_ref import StorageCache, StorageRef
 
 MAX_PICKLE_BYTES = 256 << 20
 _STORAGE_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -44,6 +44,7 @@ class TorchZipArchive:
 
     def __init__(self, path):
         self.path = path
+        self._cache = StorageCache()
         try:
             self._zip = zipfile.ZipFile(path, "r")
         except zipfile.BadZipFile as exc:
@@ -124,7 +125,8 @@ class TorchZipArchive:
             raise ConvertError(f"{self.path}: storage {key} declares {numel} {dtype} elements "
                                f"({nbytes} bytes) but its zip entry holds {info.file_size} bytes")
         storage = StorageRef(f"{self.prefix}/data/{key}", dtype, numel,
-                             lambda: self._read_entry(info, limit=nbytes), self.big_endian)
+                             lambda: self._read_entry(info, limit=nbytes), self.big_endian,
+                             self._cache)
         self._storages[key] = storage
         return storage
 
@@ -137,6 +139,7 @@ class TorchZipArchive:
 
     def close(self):
         self._zip.close()
+        self._cache.name = self._cache.array = None
 
     def __enter__(self):
         return self

@@ -400,8 +400,13 @@ struct NpzArchive {
         }
         b.owned.resize(size_t(std::max<uint64_t>(e.size, 1)));
         ERRSEG_CHECK(e.csize <= kMaxMemberBytes, "invalid .npz file '", path, "': entry '", e.name, "' is too large");
+        // stb's inflater (v2.27) refuses a stream whose last code sits in the final bytes of
+        // its input buffer (it wants 16 bits of look-ahead), so decode from a copy followed
+        // by zero padding; bytes after the final deflate block are never used.
+        std::vector<uint8_t> in(size_t(e.csize) + 16, 0);
+        if (e.csize) std::memcpy(in.data(), src, size_t(e.csize));
         const int got = stbi_zlib_decode_noheader_buffer(reinterpret_cast<char*>(b.owned.data()), int(e.size),
-                                                         reinterpret_cast<const char*>(src), int(e.csize));
+                                                         reinterpret_cast<const char*>(in.data()), int(in.size()));
         if (got < 0 || uint64_t(got) != e.size)
             fail("invalid .npz file '", path, "': cannot inflate entry '", e.name, "' (corrupt deflate data)");
         if (detail::crc32_update(0, b.owned.data(), size_t(e.size)) != e.crc)

@@ -1,5 +1,6 @@
-// Normalisations, all computed in fp32 with PyTorch's biased variance. Statistics use two
-// passes (mean, then mean of squared deviations) so large means do not cancel precision.
+// Normalisations, computed in fp32 with PyTorch's biased variance. Statistics use two passes
+// (mean, then mean of squared deviations) so a large mean does not cancel precision; the mean
+// is accumulated in double, since its rounding error is amplified by 1/std in the output.
 #pragma once
 #include <cmath>
 
@@ -25,8 +26,10 @@ inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor&
         for (int64_t r = r0; r < r1; ++r) {
             detail::MapCArr in(src + r * D, D);
             detail::MapArr o(dst + r * D, D);
-            const float mean = in.sum() / float(D);
-            o = in - mean;
+            // mean = hi + lo exactly enough: x - hi is (nearly always) exact, then lo corrects.
+            const double md = in.cast<double>().sum() / double(D);
+            const float hi = float(md), lo = float(md - double(hi));
+            o = (in - hi) - lo;
             const float var = o.square().sum() / float(D);
             const float rstd = 1.f / std::sqrt(var + eps);
             if (w && b)
@@ -58,21 +61,26 @@ inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tenso
     constexpr int64_t kTile = 128;
     const int64_t tiles = (P + kTile - 1) / kTile;
     parallel_for(N * tiles, detail::min_chunk_for(C * kTile * 3), [&](int64_t t0, int64_t t1) {
-        float mean[kTile], rstd[kTile];
+        float mean[kTile], mlo[kTile], rstd[kTile];
+        double macc[kTile];
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t n = t / tiles, p0 = (t % tiles) * kTile, len = std::min(kTile, P - p0);
             const float* in = src + n * C * P + p0;
             float* o = dst + n * C * P + p0;
             detail::MapArr m(mean, len), r(rstd, len);
-            m.setZero();
-            for (int64_t c = 0; c < C; ++c) m += detail::MapCArr(in + c * P, len);
-            m *= 1.f / float(C);
+            Eigen::Map<Eigen::ArrayXd> acc(macc, len);
+            acc.setZero();
+            for (int64_t c = 0; c < C; ++c) acc += detail::MapCArr(in + c * P, len).cast<double>();
+            acc *= 1.0 / double(C);
+            m = acc.cast<float>();  // mean = m + lo, as in layer_norm
+            detail::MapArr lo(mlo, len);
+            lo = (acc - m.cast<double>()).cast<float>();
             r.setZero();
-            for (int64_t c = 0; c < C; ++c) r += (detail::MapCArr(in + c * P, len) - m).square();
+            for (int64_t c = 0; c < C; ++c) r += ((detail::MapCArr(in + c * P, len) - m) - lo).square();
             r = (r * (1.f / float(C)) + eps).rsqrt();
             for (int64_t c = 0; c < C; ++c) {
                 const float wc = w ? w[c] : 1.f, bc = b ? b[c] : 0.f;
-                detail::MapArr(o + c * P, len) = (detail::MapCArr(in + c * P, len) - m) * r * wc + bc;
+                detail::MapArr(o + c * P, len) = ((detail::MapCArr(in + c * P, len) - m) - lo) * r * wc + bc;
             }
         }
     });
@@ -96,13 +104,14 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
     const float* src = detail::cdata(x);
     float* dst = out.data<float>();
     // Statistics of a group may span 100k+ values: accumulate them in double.
-    std::vector<float> gmean(size_t(N * groups)), grstd(size_t(N * groups));
+    std::vector<float> gmean(size_t(N * groups)), glo(size_t(N * groups)), grstd(size_t(N * groups));
     parallel_for(N * groups, detail::min_chunk_for(len * 2), [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) {
             detail::MapCArr in(src + g * len, len);
             const double mean = in.cast<double>().sum() / double(len);
             const double var = (in.cast<double>() - mean).square().sum() / double(len);
             gmean[size_t(g)] = float(mean);
+            glo[size_t(g)] = float(mean - double(float(mean)));  // mean = gmean + glo
             grstd[size_t(g)] = float(1.0 / std::sqrt(var + double(eps)));
         }
     });
@@ -111,8 +120,8 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
         for (int64_t nc = p0; nc < p1; ++nc) {
             const int64_t n = nc / C, c = nc % C, g = n * groups + c / cg;
             const float s = grstd[size_t(g)] * (w ? w[c] : 1.f);
-            const float m = gmean[size_t(g)], sh = b ? b[c] : 0.f;
-            detail::MapArr(dst + nc * P, P) = (detail::MapCArr(src + nc * P, P) - m) * s + sh;
+            const float m = gmean[size_t(g)], lo = glo[size_t(g)], sh = b ? b[c] : 0.f;
+            detail::MapArr(dst + nc * P, P) = ((detail::MapCArr(src + nc * P, P) - m) - lo) * s + sh;
         }
     });
     return out;

@@ -1,6 +1,9 @@
-// Resampling matching torch.nn.functional.interpolate exactly (no antialias).
-// Source positions are computed in float with PyTorch's formulas (interpolate is always given
-// an output size here, so the scale is in/out, never 1/scale_factor).
+// Resampling matching torch.nn.functional.interpolate (no antialias).
+// The scale is float(in) / float(out) (or (in-1)/(out-1) for align_corners), as PyTorch forms
+// it from the output size; source positions and weights are then evaluated in double and the
+// weights rounded to float. That reproduces PyTorch's CPU bilinear weights bit for bit where the
+// source index is accumulated in double (1.13); newer releases evaluate it in float, which moves
+// weights by ~1e-7 relative, far below any tolerance that matters.
 #pragma once
 #include <cmath>
 
@@ -18,9 +21,9 @@ struct AxisTaps {
     std::vector<float> w;
 };
 
-inline float resize_scale(int64_t in, int64_t out, bool align_corners) {
-    if (align_corners) return out > 1 ? float(in - 1) / float(out - 1) : 0.f;
-    return float(in) / float(out);
+inline double resize_scale(int64_t in, int64_t out, bool align_corners) {
+    if (align_corners) return out > 1 ? double(float(in - 1) / float(out - 1)) : 0.0;
+    return double(float(in) / float(out));
 }
 
 inline AxisTaps linear_taps(int64_t in, int64_t out, bool align_corners) {
@@ -28,20 +31,19 @@ inline AxisTaps linear_taps(int64_t in, int64_t out, bool align_corners) {
     t.n = 2;
     t.idx.resize(size_t(out * 2));
     t.w.resize(size_t(out * 2));
-    const float scale = resize_scale(in, out, align_corners);
+    const double scale = resize_scale(in, out, align_corners);
     for (int64_t o = 0; o < out; ++o) {
         int64_t i0, i1;
         float l1;
-        if (in == out && !align_corners) {  // identity, as PyTorch special-cases it
+        if (in == out) {  // identity, as PyTorch special-cases it
             i0 = i1 = o;
             l1 = 0.f;
         } else {
-            float src = align_corners ? scale * float(o) : scale * (float(o) + 0.5f) - 0.5f;
-            if (!align_corners && src < 0.f) src = 0.f;
-            i0 = int64_t(src);  // src >= 0, so truncation is floor
-            i0 = std::min(i0, in - 1);
+            double src = align_corners ? scale * double(o) : scale * (double(o) + 0.5) - 0.5;
+            if (src < 0.0) src = 0.0;  // only reachable without align_corners
+            i0 = std::min(int64_t(src), in - 1);  // src >= 0, so truncation is floor
             i1 = i0 + (i0 < in - 1 ? 1 : 0);
-            l1 = std::min(std::max(src - float(i0), 0.f), 1.f);
+            l1 = float(std::min(std::max(src - double(i0), 0.0), 1.0));
         }
         t.idx[size_t(2 * o)] = i0;
         t.idx[size_t(2 * o + 1)] = i1;
@@ -57,21 +59,20 @@ inline AxisTaps cubic_taps(int64_t in, int64_t out, bool align_corners) {
     t.n = 4;
     t.idx.resize(size_t(out * 4));
     t.w.resize(size_t(out * 4));
-    const float A = -0.75f;
-    auto conv1 = [A](float x) { return ((A + 2.f) * x - (A + 3.f)) * x * x + 1.f; };         // |x| <= 1
-    auto conv2 = [A](float x) { return ((A * x - 5.f * A) * x + 8.f * A) * x - 4.f * A; };  // 1 < |x| < 2
-    const float scale = resize_scale(in, out, align_corners);
+    const double A = -0.75;
+    auto conv1 = [A](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };     // |x| <= 1
+    auto conv2 = [A](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
+    const double scale = resize_scale(in, out, align_corners);
     for (int64_t o = 0; o < out; ++o) {
         // No clamping of negative source positions for cubic.
-        const float src = align_corners ? scale * float(o) : scale * (float(o) + 0.5f) - 0.5f;
-        const float f = std::floor(src);
+        const double src = align_corners ? scale * double(o) : scale * (double(o) + 0.5) - 0.5;
+        const double f = std::floor(src);
         const int64_t i = int64_t(f);
-        const float x = src - f;
-        const float x2 = 1.f - x;  // distances to the taps, rounded as PyTorch forms them
-        const float w[4] = {conv2(x + 1.f), conv1(x), conv1(x2), conv2(x2 + 1.f)};
+        const double x = src - f;
+        const double w[4] = {conv2(x + 1), conv1(x), conv1(1 - x), conv2(2 - x)};
         for (int k = 0; k < 4; ++k) {
             t.idx[size_t(4 * o + k)] = std::clamp<int64_t>(i - 1 + k, 0, in - 1);
-            t.w[size_t(4 * o + k)] = w[k];
+            t.w[size_t(4 * o + k)] = float(w[k]);
         }
     }
     return t;

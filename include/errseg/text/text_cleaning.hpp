@@ -216,7 +216,7 @@ inline std::u32string unescape_html(const std::u32string& s) {
             continue;
         }
         const size_t end = r + 1;
-        const std::u32string match(s.begin() + i, s.begin() + end);
+        const std::u32string match = s.substr(i, end - i);
         const std::u32string_view name(match.data() + 1, match.size() - 1);  // without '&'
         if (const auto* e = detail::find_entity(tables::kHtml5Entities, name)) {
             detail::append_padded(out, e->value);  // name ends in ';' here

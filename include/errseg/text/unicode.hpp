@@ -5,9 +5,11 @@
 // `regex` versions that generated it (see that header's first lines).
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <string>
+#include <utility>
 
 #include "unicode_tables.hpp"
 
@@ -210,7 +212,7 @@ inline std::u32string nfc(const std::u32string& s) {
         }
         size_t j = i;
         while (j < d.size() && combining_class(d[j]) != 0) ++j;
-        std::stable_sort(d.begin() + i, d.begin() + j, [](char32_t a, char32_t b) {
+        std::stable_sort(d.begin() + std::ptrdiff_t(i), d.begin() + std::ptrdiff_t(j), [](char32_t a, char32_t b) {
             return combining_class(a) < combining_class(b);
         });
         i = j;

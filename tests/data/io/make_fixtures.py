@@ -28,3 +28,14 @@ np.savez(
 )
 np.savez_compressed("compressed.npz", x=np.ones(4, np.float32), names=np.array(["sky", "tree"]))  # deflated
 np.savez("float64.npz", x=np.ones(3))  # unsupported dtype: must be refused
+
+# A 16x16 JPEG of a flat colour (200, 100, 50) with a 4:4:4 layout (decoded within +-3),
+# and a progressive one; stb_image must read both.
+try:
+    from PIL import Image
+
+    flat = Image.new("RGB", (16, 16), (200, 100, 50))
+    flat.save("flat.jpg", quality=95, subsampling=0)
+    flat.save("flat_progressive.jpg", quality=95, subsampling=0, progressive=True)
+except ImportError:  # Pillow is optional: the JPEG fixtures are committed
+    pass

@@ -1,10 +1,13 @@
 """Checkpoint layouts: detection and lookup by name (the ``--arch`` choices)."""
 
 from ..errors import ConvertError
-from .base import DROP, Layout, LayoutResult, apply_layout  # noqa: F401
+from .base import DROP, Layout, LayoutResult, apply_layout
 from .errseg import ERRSeg
 from .openai_vit import OpenAIViT
 from .openclip_convnext import OpenCLIPConvNeXt
+
+__all__ = ["DROP", "LAYOUTS", "Layout", "LayoutResult", "apply_layout", "detect_layout",
+           "get_layout"]
 
 LAYOUTS = {layout.name: layout for layout in (OpenAIViT(), OpenCLIPConvNeXt(), ERRSeg())}
 

@@ -6,9 +6,11 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "../../core/dtype.hpp"
+#include "../error.hpp"
 
 namespace errseg::cuda::kernels {
 

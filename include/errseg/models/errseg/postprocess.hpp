@@ -2,10 +2,14 @@
 // (align_corners = False) of the probabilities — not the logits — to the original image size,
 // label = argmax over classes (first maximum wins, as torch.argmax).
 //
+// The sigmoid is PyTorch's formula, 1 / (1 + exp(−x)) in float32: it underflows to exactly 0 for
+// x below about −88.7, so the classes CRM dropped (logit −100) have probability 0, as in the
+// upstream fixtures (not the subnormal 3.7e-44 the exact function would give).
+//
 // Memory: upstream materialises T x H x W probabilities. Here the label map is computed row by
-// row from the K kept classes only; the T − K dropped classes all hold the same constant plane
-// sigmoid(−100), so they are represented by one virtual plane (whose class is the lowest dropped
-// index). The full probability tensor is produced only on request.
+// row from the K kept classes only; the T − K dropped classes all hold the same constant plane,
+// so they are represented by one virtual plane (whose class is the lowest dropped index). The
+// full probability tensor is produced only on request.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -39,6 +43,9 @@ inline std::vector<Tap> bilinear_taps(int64_t in, int64_t out) {
     }
     return taps;
 }
+
+// torch.sigmoid on CPU: 1 / (1 + exp(-x)) in float32 (0 for x < about -88.7).
+inline float torch_sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 // One interpolated value; the order of operations follows PyTorch (width pairs first, then height).
 inline float interpolate(const float* row0, const float* row1, const Tap& ty, const Tap& tx) {
@@ -80,8 +87,14 @@ inline PostprocessResult postprocess(const Tensor& logits_in, const std::vector<
     ERRSEG_CHECK(selected.back() < T && selected.front() >= 0, "postprocess: kept class index out of range");
 
     // Probabilities of the kept classes [K, h, w] and of the dropped ones (one constant).
-    const Tensor kept_probs = ops::sigmoid(ops::index_select(logits, 0, selected)).contiguous();
-    const float fill_prob = ops::sigmoid(Tensor::full({1}, fill_logit)).data<float>()[0];
+    Tensor kept_probs = ops::index_select(logits, 0, selected).contiguous();
+    {
+        float* kp = kept_probs.data<float>();
+        parallel_for(kept_probs.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) kp[i] = torch_sigmoid(kp[i]);
+        });
+    }
+    const float fill_prob = torch_sigmoid(fill_logit);
     int64_t first_dropped = -1;  // lowest class index CRM did not keep
     for (int64_t t = 0, j = 0; t < T; ++t) {
         if (j < K && selected[size_t(j)] == t) {
@@ -144,7 +157,7 @@ inline PostprocessResult postprocess(const Tensor& logits_in, const std::vector<
     });
 
     if (probs) {
-        // Dropped classes: the constant sigmoid(fill) (a float32 subnormal for −100).
+        // Dropped classes: the constant sigmoid(fill) (exactly 0 for −100).
         std::vector<bool> kept(size_t(T), false);
         for (int64_t s : selected) kept[size_t(s)] = true;
         for (int64_t c = 0; c < T; ++c)

@@ -12,6 +12,7 @@
 #pragma once
 #include <cmath>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "../../core.hpp"
+#include "../../ops.hpp"
 #include "../../text/tokenizer.hpp"
 #include "../clip_text.hpp"
 
@@ -61,24 +63,39 @@ inline Tensor l2_normalize_rows_exact(const Tensor& x) {
 }
 
 // Encodes class names to L2-normalised embeddings [T, E]; `batch` prompts per text-tower call.
+// Classes with the same prompt (e.g. ADE-847's duplicated first synonyms) are encoded once, so
+// their embeddings are bit-identical, as upstream's (which makes their cost maps tie exactly).
 inline Tensor encode_class_names(const ClipText& text_tower, const text::ClipTokenizer& tokenizer,
                                  const std::string& prompt_template,
                                  const std::vector<std::string>& class_names, int64_t batch = 64) {
     ERRSEG_CHECK(!class_names.empty(), "ERR-Seg: the vocabulary is empty");
     const std::vector<std::string> prompts = class_prompts(prompt_template, class_names);
-    const int64_t T = int64_t(prompts.size());
-    const int64_t context = text_tower.config().context_length;
-    Tensor out;
-    for (int64_t b = 0; b < T; b += batch) {
-        const int64_t e = std::min(T, b + batch);
-        const std::vector<std::string> part(prompts.begin() + b, prompts.begin() + e);
-        // The text tower computes only up to the last EOT of the batch (causal mask: same result).
-        const Tensor embedded = text_tower.encode(tokenizer.tokenize_batch(part, int(context)));
-        if (!out.defined()) out = Tensor::empty({T, embedded.size(1)});
-        const Tensor c = embedded.contiguous();
-        std::copy_n(c.data<float>(), c.numel(), out.data<float>() + b * embedded.size(1));
+    // Unique prompts in first-appearance order, and each class's row among them.
+    std::vector<std::string> unique;
+    std::vector<int64_t> row_of_class;
+    std::map<std::string, int64_t> index;
+    for (const std::string& p : prompts) {
+        auto it = index.find(p);
+        if (it == index.end()) {
+            it = index.emplace(p, int64_t(unique.size())).first;
+            unique.push_back(p);
+        }
+        row_of_class.push_back(it->second);
     }
-    return l2_normalize_rows_exact(out);
+    const int64_t U = int64_t(unique.size());
+    const int64_t context = text_tower.config().context_length;
+    Tensor encoded;
+    for (int64_t b = 0; b < U; b += batch) {
+        const int64_t e = std::min(U, b + batch);
+        const std::vector<std::string> part(unique.begin() + b, unique.begin() + e);
+        // The text tower computes only up to the last EOT of the batch (causal mask: same result).
+        const Tensor embedded = text_tower.encode(tokenizer.tokenize_batch(part, int(context))).contiguous();
+        if (!encoded.defined()) encoded = Tensor::empty({U, embedded.size(1)});
+        std::copy_n(embedded.data<float>(), embedded.numel(), encoded.data<float>() + b * embedded.size(1));
+    }
+    encoded = l2_normalize_rows_exact(encoded);
+    if (U == int64_t(prompts.size())) return encoded;
+    return ops::index_select(encoded, 0, row_of_class);
 }
 
 // Embeddings of the most recently used vocabularies (keyed by the exact list of names, in order).

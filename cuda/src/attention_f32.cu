@@ -1,0 +1,8 @@
+// Explicit instantiation of the fused attention launcher for float storage.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "errseg/cuda/kernels/attention.cuh"
+
+template void errseg::cuda::kernels::launch_flash_attention<float>(
+    const errseg::cuda::kernels::AttentionParams<float>&, cudaStream_t);
