@@ -188,7 +188,7 @@ def main():
     torch.save({"model": state}, out)
     cfg_path = (out[:-4] if out.endswith(".pth") else out) + ".config.json"
     cfg_out = dict(cfg)
-    cfg_out["note"] = (cfg.get("note", "") + f" RANDOM weights (bench/make_random_checkpoints.py, seed "
+    cfg_out["note"] = (cfg.get("note", "").rstrip(".") + f". RANDOM weights (bench/make_random_checkpoints.py, seed "
                        f"{args.seed}) — for benchmarks only.").strip()
     with open(cfg_path, "w", encoding="utf-8") as f:
         json.dump(cfg_out, f, indent=2)

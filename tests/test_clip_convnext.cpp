@@ -29,12 +29,13 @@ void check_model(const std::string& stem) {
         clip_test::check_close("stage" + std::to_string(s), y, clip_test::ref(stem, "stage" + std::to_string(s)));
     }
 
-    // forward_stages = the same chain; stage = downsample + blocks.
+    // forward_stages = the same chain; stage = downsample + blocks. (Repeating a computation
+    // may differ in the last bits: the ops' rounding can depend on scratch-buffer alignment.)
     const std::vector<Tensor> stages = net.forward_stages(x);
     REQUIRE(stages.size() == 4);
-    for (int s = 0; s < 4; ++s) CHECK(clip_test::compare(stages[size_t(s)], chained[size_t(s)]).max_abs == 0);
-    CHECK(clip_test::compare(net.blocks(2, net.downsample(2, chained[1])), chained[2]).max_abs == 0);
-    CHECK(clip_test::compare(net.downsample(0, chained[0]), chained[0]).max_abs == 0);
+    for (int s = 0; s < 4; ++s) CHECK(clip_test::compare(stages[size_t(s)], chained[size_t(s)]).rel() <= 1e-6);
+    CHECK(clip_test::compare(net.blocks(2, net.downsample(2, chained[1])), chained[2]).rel() <= 1e-6);
+    CHECK(clip_test::compare(net.downsample(0, chained[0]), chained[0]).max_abs == 0);  // identity
 
     // Per-pixel projection of the stride-32 map and pooled embeddings.
     clip_test::check_close("dense (project_dense(stage3))", net.project_dense(stages[3]),

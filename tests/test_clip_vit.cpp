@@ -47,9 +47,10 @@ TEST_CASE("ViT at its native size matches open_clip") {
     REQUIRE(out.intermediates.size() == 1);
     const Tensor block0 = clip_test::ref(kStem, "block0");  // [2, 17, 32] incl. the class token
     clip_test::check_close("block 0 patch tokens", out.intermediates[0], block0.slice(1, 1, 17).contiguous());
-    CHECK(clip_test::compare(vit.embed(x), out.pooled).max_abs == 0);
-    // project() on the class token is the pooled embedding.
-    CHECK(clip_test::compare(vit.project(out.class_token), out.pooled).max_abs == 0);
+    // Same computations again (equal up to the ops' last-bit rounding, which can depend on
+    // scratch-buffer alignment); project() on the class token is the pooled embedding.
+    CHECK(clip_test::compare(vit.embed(x), out.pooled).rel() <= 1e-6);
+    CHECK(clip_test::compare(vit.project(out.class_token), out.pooled).rel() <= 1e-6);
 }
 
 TEST_CASE("ViT at another size: position grid resized like open_clip's resize_pos_embed") {

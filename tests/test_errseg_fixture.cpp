@@ -48,8 +48,9 @@ std::vector<std::string> ade150_classes() {
         if (!f) continue;
         std::stringstream ss;
         ss << f.rdbuf();
+        const json::Value list = json::parse(ss.str());
         std::vector<std::string> names;
-        for (const json::Value& v : json::parse(ss.str()).as_array()) names.push_back(v.as_string());
+        for (const json::Value& v : list.as_array()) names.push_back(v.as_string());
         return names;
     }
     FAIL("ade150.json not found");

@@ -173,6 +173,30 @@ TEST_CASE("image: missing, empty, corrupt and non-image files give clear errors"
     CHECK(has(error_of([] { load_image_from_memory(nullptr, 0); }), "image in memory: image data is empty"));
 }
 
+TEST_CASE("image: malformed JPEG Huffman tables and unsupported formats are refused") {
+    auto jpg = read_bytes(std::string(ERRSEG_TEST_DATA) + "/io/flat.jpg");
+    // Find the first DHT segment and make its first table declare 16 x 255 codes.
+    size_t dht = 0;
+    for (size_t i = 2; i + 1 < jpg.size(); ++i)
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xC4) {
+            dht = i;
+            break;
+        }
+    REQUIRE(dht > 0);
+    for (size_t k = 0; k < 16; ++k) jpg[dht + 5 + k] = 0xFF;
+    CHECK(has(error_of([&] { load_image_from_memory(jpg.data(), jpg.size()); }),
+              "corrupt JPEG image (invalid Huffman table)"));
+
+    std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0};
+    CHECK(has(error_of([&] { load_image_from_memory(gif.data(), gif.size()); }),
+              "GIF images are not supported (use PNG, JPEG, BMP or PNM)"));
+    // PNM (binary PPM) is supported.
+    std::vector<uint8_t> ppm = {'P', '6', '\n', '2', ' ', '1', '\n', '2', '5', '5', '\n', 1, 2, 3, 4, 5, 6};
+    Image p = load_image_from_memory(ppm.data(), ppm.size());
+    CHECK(p.width == 2);
+    CHECK(p.rgb == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
+}
+
 TEST_CASE("image: absurd dimensions are refused before decoding") {
     // 100000 x 100000: beyond stb's own backstop, caught while reading the header.
     auto huge = png_header_only(100000, 100000);

@@ -53,7 +53,7 @@ DeviceTensor permute(const DeviceTensor& x, const std::vector<int64_t>& order) {
     ERRSEG_CHECK(int64_t(order.size()) == nd, op, ": order has ", order.size(), " entries for a ", nd, "-d tensor");
     ERRSEG_CHECK(nd <= kernels::kCopyMaxDims, op, ": more than ", kernels::kCopyMaxDims, " dimensions");
     const Shape in_strides = contiguous_strides(x.shape());
-    Shape out_shape(size_t(nd));
+    Shape out_shape(static_cast<size_t>(nd));
     kernels::CopyIndex ix;
     ix.ndim = int(nd);
     std::vector<bool> seen(size_t(nd), false);

@@ -18,9 +18,12 @@
 
 #include "text/tokenizer.hpp"
 
+#include "models/clip.hpp"
 #include "models/clip_config.hpp"
 #include "models/clip_text.hpp"
 #include "models/convnext.hpp"
+#include "models/preprocess.hpp"
+#include "models/vit.hpp"
 
 #include "models/errseg/config.hpp"
 #include "models/errseg/errseg_model.hpp"

@@ -1,11 +1,12 @@
-// Image input/output: decoding any format stb_image knows (PNG, JPEG, BMP, GIF, TGA, PSD,
-// HDR, PIC, PNM) to 8-bit RGB, writing 8-bit PNGs via stb_image_write, and writing 16-bit
+// Image input/output: decoding PNG, JPEG, BMP and PNM (PPM/PGM) with stb_image to 8-bit RGB, writing 8-bit PNGs via stb_image_write, and writing 16-bit
 // grayscale PNGs (label maps with more than 256 classes) with a small built-in encoder.
 //
 // stb is compiled privately into each translation unit (see stb.hpp).
 //
 // Hostile input: dimensions are read from the header (stbi_info) and refused above
 // kMaxImageSide per side or kMaxImagePixels in total BEFORE any pixel memory is allocated.
+// JPEG Huffman tables are validated before stb sees them (stb 2.27 overflows its tables
+// on a DHT segment declaring more than 256 codes).
 #pragma once
 #include <climits>
 #include <cstdint>
@@ -57,6 +58,43 @@ inline const char* sniff_image_format(const uint8_t* d, size_t n) {
     return "";
 }
 
+// Walks the JPEG marker segments (including those between progressive scans) and checks
+// that every Huffman table (DHT) declares at most 256 codes, as the JPEG standard requires.
+// Bytes read past the end count as 0, as in stb.
+inline bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
+    auto byte = [&](size_t i) -> unsigned { return i < n ? d[i] : 0u; };
+    size_t i = 2;  // after SOI
+    while (i + 1 < n) {
+        if (d[i] != 0xFF) {  // entropy-coded data
+            ++i;
+            continue;
+        }
+        const unsigned m = d[i + 1];
+        if (m == 0xFF) {  // fill byte
+            ++i;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffing, TEM, RSTn, SOI
+            i += 2;
+            continue;
+        }
+        if (m == 0xD9) return true;  // EOI
+        const size_t len = byte(i + 2) << 8 | byte(i + 3);
+        if (m == 0xC4) {
+            const size_t end = i + 2 + len;
+            size_t p = i + 4;
+            while (p < end) {  // tables: class/id byte, 16 counts, the symbols
+                unsigned total = 0;
+                for (size_t k = 0; k < 16; ++k) total += byte(p + 1 + k);
+                if (total > 256) return false;
+                p += 17 + total;
+            }
+        }
+        i += 2 + (len < 2 ? 2 : len);
+    }
+    return true;
+}
+
 inline uint32_t read_be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
@@ -69,10 +107,15 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
     // refuses them too, but its reason is lost behind "unknown image type").
     if (format == "PNG" && n >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0)
         check_image_dims(read_be32(data + 16), read_be32(data + 20), what);
+    if (format == "JPEG" && !jpeg_huffman_tables_ok(data, n))
+        fail(what, ": corrupt JPEG image (invalid Huffman table)");
+    const bool supported = format == "PNG" || format == "JPEG" || format == "BMP" || format == "PNM";
+    if (!format.empty() && !supported)
+        fail(what, ": ", format, " images are not supported (use PNG, JPEG, BMP or PNM)");
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, int(n), &w, &h, &comp)) {
         if (!format.empty()) fail(what, ": corrupt or unsupported ", format, " image (cannot read its header)");
-        fail(what, ": not a readable image (unknown format; supported: PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM)");
+        fail(what, ": not a readable image (unknown format; supported: PNG, JPEG, BMP, PNM)");
     }
     check_image_dims(w, h, what);  // before decoding allocates anything
 

@@ -210,7 +210,8 @@ public:
     static void quote(std::string& out, const std::string& s) {
         static const char* hex = "0123456789abcdef";
         out += '"';
-        for (unsigned char c : s) {
+        for (char ch : s) {
+            const auto c = static_cast<unsigned char>(ch);
             switch (c) {
                 case '"': out += "\\\""; break;
                 case '\\': out += "\\\\"; break;

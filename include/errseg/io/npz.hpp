@@ -35,7 +35,7 @@ inline uint64_t le64(const uint8_t* p) { return uint64_t(le32(p)) | uint64_t(le3
 }
 [[noreturn]] inline void bad_npy(const std::string& what, const std::string& msg) { fail(what, ": ", msg); }
 
-// One archive member: where its (stored) bytes are inside the file.
+// One archive member: where its bytes are inside the file and how they are stored.
 struct ZipEntry {
     std::string name;
     uint16_t method = 0;  // 0 stored, 8 deflate
@@ -119,6 +119,7 @@ inline std::vector<ZipEntry> zip_entries(const uint8_t* d, uint64_t n, const std
                               " (only stored and deflate are supported)");
         if (method == 0 && csize != usize)
             bad_zip(path, "stored entry '" + e.name + "' has different compressed and uncompressed sizes");
+        if (csize > n) bad_zip(path, "entry '" + e.name + "' is larger than the file");
         if (method == 8 && (usize > kMaxMemberBytes || usize > csize * kMaxInflateRatio + 1024))
             bad_zip(path, "deflated entry '" + e.name + "' claims an implausible size of " + std::to_string(usize) +
                               " bytes");

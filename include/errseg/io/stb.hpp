@@ -21,6 +21,13 @@
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO  // we map files ourselves; decoding works on memory only
+// Only the formats a segmentation input plausibly comes in: fewer decoders, less attack
+// surface for hostile files (and no heuristic TGA detection of garbage).
+#define STBI_NO_PSD
+#define STBI_NO_HDR
+#define STBI_NO_PIC
+#define STBI_NO_GIF
+#define STBI_NO_TGA
 #ifndef STBI_MAX_DIMENSIONS
 #define STBI_MAX_DIMENSIONS 65536  // backstop; image.hpp applies a stricter limit first
 #endif

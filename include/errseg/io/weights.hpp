@@ -55,7 +55,11 @@ public:
         const SafetensorsFile::Entry& e = s.file.entry(full);
         Tensor t;
         switch (e.dtype) {
-            case DType::F32: t = s.file.get(full); break;  // a view: nothing to cache
+            case DType::F32:
+                t = s.file.get(full);
+                // A view into the map costs nothing to recreate; an (unaligned) copy is cached.
+                if (!dynamic_cast<const MappedFile*>(t.storage().get())) s.cache[full] = t;
+                break;
             case DType::F16:
             case DType::BF16: t = s.file.get(full).to_f32(); s.cache[full] = t; break;
             default:

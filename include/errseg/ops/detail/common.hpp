@@ -2,6 +2,7 @@
 #pragma once
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdlib>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,12 +64,27 @@ inline int64_t min_chunk_for(int64_t work_per_item) {
     return std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(work_per_item, 1));
 }
 
-// Per-thread scratch buffer reused across calls (im2col tiles, attention scores...).
+// Per-thread scratch buffer reused across calls (im2col tiles, attention scores...). 64-byte
+// aligned: Eigen's vectorised reductions peel by address, so a buffer whose alignment varied
+// from thread to thread would make results depend on which thread ran a task.
 inline float* scratch(size_t n, int slot = 0) {
-    thread_local std::vector<float> buf[4];
-    auto& b = buf[slot];
-    if (b.size() < n) b.resize(n);
-    return b.data();
+    struct Buf {
+        float* p = nullptr;
+        size_t cap = 0;
+        ~Buf() { std::free(p); }
+    };
+    thread_local Buf buf[4];
+    Buf& b = buf[slot];
+    if (b.cap < n) {
+        std::free(b.p);
+        b.cap = std::max<size_t>(n, 2 * b.cap);
+        b.p = static_cast<float*>(std::aligned_alloc(64, (b.cap * sizeof(float) + 63) / 64 * 64));
+        if (!b.p) {
+            b.cap = 0;
+            fail("out of memory allocating a ", n * sizeof(float), "-byte scratch buffer");
+        }
+    }
+    return b.p;
 }
 
 }  // namespace errseg::ops::detail

@@ -98,10 +98,41 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
     });
 }
 
+// Depthwise, stride 1, no dilation, kernel width KW: each block of V output columns is kept in
+// registers while all kh x KW taps are accumulated (one FMA per tap and vector).
+// `pad` is the zero-padded plane with row stride ldp >= roundup(Wo, V) + KW - 1.
+template <int KW>
+inline void dw_plane_s1(const float* pad, int64_t ldp, const float* wc, int64_t kh, float bias, float* dst,
+                        int64_t Ho, int64_t Wo) {
+    constexpr int V = 16;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+        for (int64_t ow0 = 0; ow0 < Wo; ow0 += V) {
+            float acc[V];
+            for (int v = 0; v < V; ++v) acc[v] = bias;
+            for (int64_t i = 0; i < kh; ++i) {
+                const float* r = pad + (oh + i) * ldp + ow0;
+                const float* wr = wc + i * KW;
+#pragma GCC unroll 8
+                for (int j = 0; j < KW; ++j) {
+                    const float w = wr[j];
+#pragma GCC unroll 16
+                    for (int v = 0; v < V; ++v) acc[v] += w * r[j + v];
+                }
+            }
+            const int64_t n = std::min<int64_t>(V, Wo - ow0);
+            std::copy_n(acc, n, dst + oh * Wo + ow0);
+        }
+    }
+}
+
 // Depthwise (one filter per channel): per plane, pad into a scratch buffer, then accumulate
-// each kernel tap as a vectorisable multiply-add over an output row.
+// the kernel taps as vectorisable multiply-adds over output rows.
 inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
-    const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, P = g.Ho * g.Wo;
+    const bool fast = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && (g.kw == 7 || g.kw == 3 || g.kw == 5);
+    // Padded plane; the fast path reads up to roundup(Wo, 16) + kw - 1 columns.
+    const int64_t Hp = g.H + 2 * g.ph;
+    const int64_t Wp = fast ? std::max(g.W + 2 * g.pw, (g.Wo + 15) / 16 * 16 + g.kw - 1) : g.W + 2 * g.pw;
+    const int64_t P = g.Ho * g.Wo;
     parallel_for(g.N * g.C, min_chunk_for(P * g.kh * g.kw), [&](int64_t c0, int64_t c1) {
         float* pad = scratch(size_t(Hp * Wp), 1);
         for (int64_t nc = c0; nc < c1; ++nc) {
@@ -109,28 +140,29 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
             const float* src = x + nc * g.H * g.W;
             const float* wc = w + c * g.kh * g.kw;
             float* dst = out + nc * P;
-            const float* plane = src;
-            int64_t ld = g.W;
-            if (g.ph || g.pw) {
-                std::fill_n(pad, g.ph * Wp, 0.f);
-                for (int64_t h = 0; h < g.H; ++h) {
-                    float* r = pad + (h + g.ph) * Wp;
-                    std::fill_n(r, g.pw, 0.f);
-                    std::copy_n(src + h * g.W, g.W, r + g.pw);
-                    std::fill_n(r + g.pw + g.W, g.pw, 0.f);
-                }
-                std::fill_n(pad + (g.H + g.ph) * Wp, g.ph * Wp, 0.f);
-                plane = pad;
-                ld = Wp;
+            std::fill_n(pad, g.ph * Wp, 0.f);
+            for (int64_t h = 0; h < g.H; ++h) {
+                float* r = pad + (h + g.ph) * Wp;
+                std::fill_n(r, g.pw, 0.f);
+                std::copy_n(src + h * g.W, g.W, r + g.pw);
+                std::fill(r + g.pw + g.W, r + Wp, 0.f);
             }
+            std::fill_n(pad + (g.H + g.ph) * Wp, g.ph * Wp, 0.f);
             const float b = bias ? bias[c] : 0.f;
+            if (fast) {
+                if (g.kw == 7) dw_plane_s1<7>(pad, Wp, wc, g.kh, b, dst, g.Ho, g.Wo);
+                else if (g.kw == 5) dw_plane_s1<5>(pad, Wp, wc, g.kh, b, dst, g.Ho, g.Wo);
+                else dw_plane_s1<3>(pad, Wp, wc, g.kh, b, dst, g.Ho, g.Wo);
+                continue;
+            }
+            // General stride / dilation: one strided multiply-add pass per tap.
             for (int64_t oh = 0; oh < g.Ho; ++oh) {
                 float* o = dst + oh * g.Wo;
                 std::fill_n(o, g.Wo, b);
                 for (int64_t i = 0; i < g.kh; ++i) {
-                    const float* row = plane + (oh * g.sh + i * g.dh) * ld;
+                    const float* row = pad + (oh * g.sh + i * g.dh) * Wp;
                     for (int64_t j = 0; j < g.kw; ++j) {
-                        const float wv = wc[i * g.kw + j];
+                        const float wv = w[c * g.kh * g.kw + i * g.kw + j];
                         const float* r = row + j * g.dw;
                         if (g.sw == 1)
                             for (int64_t ow = 0; ow < g.Wo; ++ow) o[ow] += wv * r[ow];
