@@ -188,7 +188,9 @@ TEST_CASE("Config: the tiny fixture config") {
     CHECK(c.input.pixel_std[2] == 57.375f);
     CHECK(c.prompt_template == "A photo of a {} in the scene");
     CHECK_THROWS(ErrSegConfig::from_json(json::parse(R"({"architecture": "clip"})")));
-    CHECK_THROWS(ErrSegConfig::from_json(json::parse(R"({"head": {"decoder_dims": [12, 8, 8]}})")));
+    CHECK_THROWS(ErrSegConfig::from_json(json::parse(R"({"head": {"decoder_dims": [4, 8, 8]}})")));
+    CHECK_NOTHROW(ErrSegConfig::from_json(json::parse(R"({"head": {"decoder_dims": [12, 8, 8]}})")));  // 1 group
+    CHECK_THROWS(ErrSegConfig::from_json(json::parse(R"({"head": {"aggregator_dim": 130}})")));
 }
 
 TEST_CASE("Postprocess: row-wise labels and probabilities equal resize-then-argmax") {

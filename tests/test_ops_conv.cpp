@@ -32,6 +32,9 @@ const ConvCase kConvCases[] = {
     {"conv_dw7", true, conv_params(1, 1, 3, 3, 1, 1, 10)},
     {"conv_dw3_s2", false, conv_params(2, 2, 1, 1, 1, 1, 6)},
     {"conv_dw_dil", true, conv_params(1, 1, 2, 2, 2, 2, 5)},
+    {"conv_dw3", true, conv_params(1, 1, 1, 1, 1, 1, 11)},
+    {"conv_dw7_big", true, conv_params(1, 1, 3, 3, 1, 1, 9)},
+    {"conv_dw5_nopad", false, conv_params(1, 1, 0, 0, 1, 1, 3)},
 };
 
 struct ConvTCase {

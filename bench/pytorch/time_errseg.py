@@ -13,7 +13,9 @@ Stages (each timed with perf_counter; medians over R runs after one warm-up run)
               engine too — so it is reported separately and excluded from `e2e_cached_text`)
   head        cost maps, CRM, cost embedding, guidance, ESCF aggregator, up-decoders, logits
   postprocess sigmoid, crop, bilinear resize to the original size, argmax
-`e2e` = all five stages in one run; `e2e_cached_text` = e2e minus text.
+`e2e` = all five stages in one run; `e2e_cached_text` = e2e minus text. Besides wall-clock
+medians (`median_ms`) the JSON holds process CPU time per stage (`median_cpu_ms`, all threads
+summed): on a machine shared with other jobs wall time inflates, CPU time much less.
 Memory: `peak_rss_mb` (getrusage: whole process, includes checkpoint loading) and
 `peak_rss_inference_mb` (VmHWM reset via /proc/self/clear_refs after loading, where allowed).
 """
@@ -125,37 +127,39 @@ def main():
     hwm_reset = reset_peak_rss()
 
     def run_once():
-        t = {}
-        c = time.perf_counter()
-        x = model.preprocess(image)
-        t["preprocess"] = time.perf_counter() - c
-        c = time.perf_counter()
-        feats = image_tower(x)
-        t["image"] = time.perf_counter() - c
-        c = time.perf_counter()
-        text = text_fn(classes)
-        t["text"] = time.perf_counter() - c
-        c = time.perf_counter()
-        logits, selected = head_fn(feats, text)
-        t["head"] = time.perf_counter() - c
-        c = time.perf_counter()
-        _, labels = model.postprocess(logits, in_hw, orig_hw)
-        t["postprocess"] = time.perf_counter() - c
-        t["e2e"] = sum(t[s] for s in STAGES)
-        t["e2e_cached_text"] = t["e2e"] - t["text"]
-        return t, logits, selected, labels
+        wall, cpu = {}, {}
+        state = {}
 
-    runs = []
+        def stage(name, fn):
+            c0, p0 = time.perf_counter(), time.process_time()
+            out = fn()
+            wall[name] = time.perf_counter() - c0
+            cpu[name] = time.process_time() - p0
+            return out
+
+        x = stage("preprocess", lambda: model.preprocess(image))
+        feats = stage("image", lambda: image_tower(x))
+        text = stage("text", lambda: text_fn(classes))
+        logits, selected = stage("head", lambda: head_fn(feats, text))
+        _, labels = stage("postprocess", lambda: model.postprocess(logits, in_hw, orig_hw))
+        for t in (wall, cpu):
+            t["e2e"] = sum(t[s] for s in STAGES)
+            t["e2e_cached_text"] = t["e2e"] - t["text"]
+        return wall, cpu, logits, selected, labels
+
+    runs, cpu_runs = [], []
     with torch.inference_mode():
         for i in range(args.warmup + args.repeats):
-            t, logits, selected, labels = run_once()
+            t, cpu, logits, selected, labels = run_once()
             finite = bool(torch.isfinite(logits).all())
             if i >= args.warmup:
                 runs.append(t)
+                cpu_runs.append(cpu)
             print(f"run {i}{' (warm-up)' if i < args.warmup else ''}: "
                   + "  ".join(f"{k} {v * 1e3:.1f} ms" for k, v in t.items()), flush=True)
 
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    med_cpu = {k: statistics.median(r[k] for r in cpu_runs) for k in cpu_runs[0]}
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     sel = logits[0, selected]
     result = {
@@ -166,7 +170,9 @@ def main():
                   "classes": args.classes, "upstream_eval_resize": args.upstream_eval_resize},
         "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
         "median_ms": {k: v * 1e3 for k, v in med.items()},
+        "median_cpu_ms": {k: v * 1e3 for k, v in med_cpu.items()},
         "runs_ms": [{k: v * 1e3 for k, v in r.items()} for r in runs],
+        "runs_cpu_ms": [{k: v * 1e3 for k, v in r.items()} for r in cpu_runs],
         "load_s": load_s,
         "peak_rss_mb": peak_rss_mb,
         "peak_rss_inference_mb": vm_hwm_mb() if hwm_reset else None,
@@ -179,7 +185,8 @@ def main():
                 "torch_parallel": torch.__config__.parallel_info().splitlines()[:4],
                 "loadavg_at_end": list(os.getloadavg())},
     }
-    print("median: " + "  ".join(f"{k} {v:.1f} ms" for k, v in result["median_ms"].items()))
+    print("median wall: " + "  ".join(f"{k} {v:.1f} ms" for k, v in result["median_ms"].items()))
+    print("median CPU:  " + "  ".join(f"{k} {v:.1f} ms" for k, v in result["median_cpu_ms"].items()))
     print(f"peak RSS {peak_rss_mb:.0f} MB (inference {result['peak_rss_inference_mb'] or float('nan'):.0f} MB); "
           f"compile: {compile_status}; outputs finite: {finite}")
     if args.json:

@@ -15,6 +15,7 @@
 #include "errseg/io/atomic_file.hpp"
 #include "errseg/io/image.hpp"
 #include "errseg/io/json.hpp"
+#include "errseg/io/label_map.hpp"
 #include "errseg/vocabulary.hpp"
 
 namespace fs = std::filesystem;

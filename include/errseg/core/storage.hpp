@@ -35,9 +35,20 @@ class HeapStorage final : public Storage {
 public:
     explicit HeapStorage(size_t bytes) {
         bytes_ = bytes;
-        size_t rounded = (bytes + 63) / 64 * 64;
-        if (rounded == 0) rounded = 64;
-        data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
+        constexpr size_t kHugePage = size_t(2) << 20;
+        if (bytes >= 2 * kHugePage) {
+            // Large blocks come fresh from the OS; asking for transparent huge pages makes their
+            // first touch several times cheaper (one fault per 2 MiB instead of per 4 KiB).
+            const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+            data_ = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, rounded));
+#if !defined(_WIN32) && defined(MADV_HUGEPAGE)
+            if (data_) ::madvise(data_, rounded, MADV_HUGEPAGE);
+#endif
+        } else {
+            size_t rounded = (bytes + 63) / 64 * 64;
+            if (rounded == 0) rounded = 64;
+            data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
+        }
         if (!data_) fail("out of memory allocating ", bytes, " bytes");
     }
     ~HeapStorage() override { std::free(data_); }

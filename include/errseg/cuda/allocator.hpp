@@ -6,6 +6,8 @@
 // every block 256-byte aligned for vector loads). A block is reused only on the stream it was
 // allocated for, so stream order guarantees earlier kernels using it have finished. A tensor
 // used on another stream must be kept alive until that stream is synchronised.
+// cudaStreamPerThread is one handle value naming a different stream in every thread, so for it
+// the allocating thread is part of the key too.
 //
 // ERRSEG_CUDA_NO_CACHE=1 in the environment disables caching (every free is a cudaFree), which
 // makes compute-sanitizer's out-of-bounds reports precise.
@@ -15,8 +17,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -59,7 +63,9 @@ public:
         const int device = current_device();
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.requests;
-        const Key key{device, stream, cls};
+        const size_t thread_tag =
+            stream == cudaStreamPerThread ? std::hash<std::thread::id>()(std::this_thread::get_id()) : 0;
+        const Key key{device, stream, thread_tag, cls};
         auto it = free_.find(key);
         void* p = nullptr;
         if (it != free_.end() && !it->second.empty()) {
@@ -129,9 +135,10 @@ private:
     struct Key {
         int device;
         cudaStream_t stream;
+        size_t thread_tag;  // non-zero only for cudaStreamPerThread
         size_t bytes;
         bool operator<(const Key& o) const {
-            return std::tie(device, stream, bytes) < std::tie(o.device, o.stream, o.bytes);
+            return std::tie(device, stream, thread_tag, bytes) < std::tie(o.device, o.stream, o.thread_tag, o.bytes);
         }
     };
     struct Block {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "../core/dtype.hpp"
 #include "../core/tensor.hpp"
@@ -75,8 +76,10 @@ public:
         for (size_t done = 0; done < n; done += per_chunk) {
             const size_t m = std::min(per_chunk, n - done);
             PinnedBuffer& buf = buf_[cur_];
-            buf.reserve(chunk_);
             if (used_[cur_]) ready_[cur_].wait();  // the copy that last read this half is done
+            // Grows (never shrinks) to the largest chunk of this tensor; only after the wait above,
+            // since growing frees the old block.
+            buf.reserve(std::min(per_chunk, n) * std::max(in_es, out_es));
             detail::convert_elements(static_cast<const uint8_t*>(src.raw()) + done * in_es, src.dtype(),
                                      buf.data(), to, m);
             ERRSEG_CUDA_CHECK(cudaMemcpyAsync(static_cast<uint8_t*>(dev.data()) + done * out_es, buf.data(),
@@ -102,14 +105,23 @@ private:
 
 inline DeviceTensor to_device(const Tensor& host, std::optional<DType> as = std::nullopt,
                               cudaStream_t stream = current_stream()) {
-    // Small tensors: skip the staging machinery when no conversion is needed.
+    ERRSEG_CHECK(host.defined(), "to_device: undefined host tensor");
+    // Up to 1 MiB: convert (if asked) into ordinary memory and copy from there; pinned staging
+    // only pays off for large tensors. A copy from pageable memory has consumed its source when
+    // cudaMemcpyAsync returns, so the temporary may go right after.
     const DType to = as.value_or(host.dtype());
-    if (to == host.dtype() && host.nbytes() <= (size_t(64) << 10)) {
+    if (size_t(host.numel()) * dtype_size(to) <= (size_t(1) << 20)) {
         const Tensor src = host.contiguous();
         DeviceTensor dev = DeviceTensor::empty(src.shape(), to, stream);
-        if (src.nbytes())
-            ERRSEG_CUDA_CHECK(cudaMemcpyAsync(dev.data(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice, stream));
-        // A pageable-source async copy has consumed the source when it returns.
+        const size_t n = size_t(src.numel());
+        if (n == 0) return dev;
+        if (to == src.dtype()) {
+            ERRSEG_CUDA_CHECK(cudaMemcpyAsync(dev.data(), src.raw(), dev.nbytes(), cudaMemcpyHostToDevice, stream));
+        } else {
+            std::vector<uint8_t> tmp(dev.nbytes());
+            detail::convert_elements(src.raw(), src.dtype(), tmp.data(), to, n);
+            ERRSEG_CUDA_CHECK(cudaMemcpyAsync(dev.data(), tmp.data(), dev.nbytes(), cudaMemcpyHostToDevice, stream));
+        }
         return dev;
     }
     Uploader up(stream);

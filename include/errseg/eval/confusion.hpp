@@ -34,7 +34,7 @@ public:
 
     // IoU per class; NaN where the class never occurs in ground truth or prediction.
     std::vector<double> iou() const {
-        std::vector<double> out(size_t(n_));
+        std::vector<double> out(static_cast<size_t>(n_));
         for (int c = 0; c < n_; ++c) {
             uint64_t tp = count(c, c), gt = 0, pr = 0;
             for (int k = 0; k < n_; ++k) {

@@ -2,6 +2,8 @@
 #pragma once
 #include <unsupported/Eigen/SpecialFunctions>  // vectorised erf
 
+#include <cstring>
+
 #include "../core.hpp"
 #include "detail/broadcast.hpp"
 
@@ -9,12 +11,22 @@ namespace errseg::ops {
 
 namespace detail {
 
-// Logistic function that stays accurate for large |x|: exp only ever sees -|x|.
+// Logistic function that stays accurate for large |x|: exp only ever sees -|k x| (no overflow),
+// and the negative side is e / (1 + e) rather than 1 - 1 / (1 + e) (no cancellation).
+// Two passes: Eigen's vectorised exp, then a branch-free blend (selected by the sign bit of x,
+// k > 0) that the compiler vectorises.
 inline void sigmoid_block(const float* in, float* out, int64_t n, float k = 1.f) {
-    MapCArr x(in, n);
-    MapArr y(out, n);
-    Eigen::ArrayXf e = (-(k * x).abs()).exp();
-    y = (k * x >= 0.f).select((1.f + e).inverse(), e / (1.f + e));
+    MapArr(out, n) = (-(k * MapCArr(in, n)).abs()).exp();
+    for (int64_t i = 0; i < n; ++i) {
+        const float e = out[i], r = 1.f / (1.f + e), er = e * r;
+        uint32_t xb, rb, erb;
+        std::memcpy(&xb, &in[i], 4);
+        std::memcpy(&rb, &r, 4);
+        std::memcpy(&erb, &er, 4);
+        const uint32_t neg = uint32_t(int32_t(xb) >> 31);  // all ones when x < 0 (or -0)
+        const uint32_t yb = (erb & neg) | (rb & ~neg);
+        std::memcpy(&out[i], &yb, 4);
+    }
 }
 
 }  // namespace detail

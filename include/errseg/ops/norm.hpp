@@ -1,6 +1,9 @@
-// Normalisations, computed in fp32 with PyTorch's biased variance. Statistics use two passes
-// (mean, then mean of squared deviations) so a large mean does not cancel precision; the mean
-// is accumulated in double, since its rounding error is amplified by 1/std in the output.
+// Normalisations, computed in fp32 with PyTorch's biased variance.
+// Accuracy: statistics are taken of the data shifted by its first element (x - x0 is small and
+// nearly exact when the mean is large relative to the spread, where a plain fp32 mean would
+// lose the spread), in two passes (mean, then mean squared deviation), with short vectorised
+// fp32 partial sums combined in double so long groups (GroupNorm over 100k+ values) stay exact
+// to fp32 rounding.
 #pragma once
 #include <cmath>
 
@@ -8,6 +11,28 @@
 #include "detail/common.hpp"
 
 namespace errseg::ops {
+
+namespace detail {
+
+constexpr int64_t kStatBlock = 2048;
+
+// sum(p[i] - shift) over n values.
+inline double shifted_sum(const float* p, int64_t n, float shift) {
+    double s = 0;
+    for (int64_t b = 0; b < n; b += kStatBlock)
+        s += double((MapCArr(p + b, std::min(kStatBlock, n - b)) - shift).sum());
+    return s;
+}
+
+// sum(((p[i] - shift) - m)^2) over n values.
+inline double shifted_sq_dev(const float* p, int64_t n, float shift, float m) {
+    double s = 0;
+    for (int64_t b = 0; b < n; b += kStatBlock)
+        s += double(((MapCArr(p + b, std::min(kStatBlock, n - b)) - shift) - m).square().sum());
+    return s;
+}
+
+}  // namespace detail
 
 // Over the last dimension. weight/bias [D] (either may be undefined = 1/0).
 inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, float eps) {
@@ -26,12 +51,11 @@ inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor&
         for (int64_t r = r0; r < r1; ++r) {
             detail::MapCArr in(src + r * D, D);
             detail::MapArr o(dst + r * D, D);
-            // mean = hi + lo exactly enough: x - hi is (nearly always) exact, then lo corrects.
-            const double md = in.cast<double>().sum() / double(D);
-            const float hi = float(md), lo = float(md - double(hi));
-            o = (in - hi) - lo;
-            const float var = o.square().sum() / float(D);
+            const float shift = in[0];
+            const float m = float(detail::shifted_sum(src + r * D, D, shift) / double(D));
+            const float var = float(detail::shifted_sq_dev(src + r * D, D, shift, m) / double(D));
             const float rstd = 1.f / std::sqrt(var + eps);
+            o = (in - shift) - m;
             if (w && b)
                 o = o * rstd * detail::MapCArr(w, D) + detail::MapCArr(b, D);
             else if (w)
@@ -72,7 +96,7 @@ inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tenso
             acc.setZero();
             for (int64_t c = 0; c < C; ++c) acc += detail::MapCArr(in + c * P, len).cast<double>();
             acc *= 1.0 / double(C);
-            m = acc.cast<float>();  // mean = m + lo, as in layer_norm
+            m = acc.cast<float>();  // mean = m + lo: the float mean plus its rounding error
             detail::MapArr lo(mlo, len);
             lo = (acc - m.cast<double>()).cast<float>();
             r.setZero();
@@ -103,15 +127,16 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
     if (out.numel() == 0) return out;
     const float* src = detail::cdata(x);
     float* dst = out.data<float>();
-    // Statistics of a group may span 100k+ values: accumulate them in double.
-    std::vector<float> gmean(size_t(N * groups)), glo(size_t(N * groups)), grstd(size_t(N * groups));
+    // Per group: shift (its first value), mean of the shifted data, 1/std.
+    std::vector<float> gshift(size_t(N * groups)), gmean(size_t(N * groups)), grstd(size_t(N * groups));
     parallel_for(N * groups, detail::min_chunk_for(len * 2), [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) {
-            detail::MapCArr in(src + g * len, len);
-            const double mean = in.cast<double>().sum() / double(len);
-            const double var = (in.cast<double>() - mean).square().sum() / double(len);
-            gmean[size_t(g)] = float(mean);
-            glo[size_t(g)] = float(mean - double(float(mean)));  // mean = gmean + glo
+            const float* p = src + g * len;
+            const float shift = p[0];
+            const float m = float(detail::shifted_sum(p, len, shift) / double(len));
+            const double var = detail::shifted_sq_dev(p, len, shift, m) / double(len);
+            gshift[size_t(g)] = shift;
+            gmean[size_t(g)] = m;
             grstd[size_t(g)] = float(1.0 / std::sqrt(var + double(eps)));
         }
     });
@@ -120,8 +145,8 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
         for (int64_t nc = p0; nc < p1; ++nc) {
             const int64_t n = nc / C, c = nc % C, g = n * groups + c / cg;
             const float s = grstd[size_t(g)] * (w ? w[c] : 1.f);
-            const float m = gmean[size_t(g)], lo = glo[size_t(g)], sh = b ? b[c] : 0.f;
-            detail::MapArr(dst + nc * P, P) = ((detail::MapCArr(src + nc * P, P) - m) - lo) * s + sh;
+            const float k = gshift[size_t(g)], m = gmean[size_t(g)], sh = b ? b[c] : 0.f;
+            detail::MapArr(dst + nc * P, P) = ((detail::MapCArr(src + nc * P, P) - k) - m) * s + sh;
         }
     });
     return out;

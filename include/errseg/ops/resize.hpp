@@ -78,8 +78,10 @@ inline AxisTaps cubic_taps(int64_t in, int64_t out, bool align_corners) {
     return t;
 }
 
-// Separable resampling of every [H, W] plane: out = sum_y wy * (sum_x wx * in[y, x]),
-// accumulated in the same order as PyTorch's CPU kernel.
+// Separable resampling of every [H, W] plane: out = sum_y wy * (sum_x wx * in[y, x]), the
+// same products and summation order as PyTorch's CPU kernel. The horizontal pass is done once
+// per needed input row (and reused by every output row that reads it), then output rows are
+// vectorised blends of those rows.
 inline Tensor resample(const Tensor& x_in, int64_t out_h, int64_t out_w, bool align_corners, bool cubic,
                        const char* op) {
     check_dim(x_in, 4, op, "input", "[N, C, H, W]");
@@ -94,27 +96,43 @@ inline Tensor resample(const Tensor& x_in, int64_t out_h, int64_t out_w, bool al
     const float* src = cdata(x);
     float* dst = out.data<float>();
     const int n = tx.n;
-    parallel_for(N * C * out_h, min_chunk_for(out_w * n * n * 2), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const int64_t plane = r / out_h, oy = r % out_h;
+    constexpr int64_t kRows = 32;  // output rows per task
+    const int64_t rblocks = (out_h + kRows - 1) / kRows;
+    parallel_for(N * C * rblocks, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t plane = t / rblocks, oy0 = (t % rblocks) * kRows, oy1 = std::min(out_h, oy0 + kRows);
             const float* in = src + plane * H * W;
-            float* o = dst + r * out_w;
-            const int64_t* iy = &ty.idx[size_t(oy * n)];
-            const float* wy = &ty.w[size_t(oy * n)];
-            for (int64_t ox = 0; ox < out_w; ++ox) {
-                const int64_t* ix = &tx.idx[size_t(ox * n)];
-                const float* wx = &tx.w[size_t(ox * n)];
-                float acc = 0.f;
+            // Input rows this block reads (taps are monotone in the output index).
+            int64_t y0 = H, y1 = 0;
+            for (int64_t oy = oy0; oy < oy1; ++oy)
                 for (int a = 0; a < n; ++a) {
-                    const float* row = in + iy[a] * W;
-                    float t = row[ix[0]] * wx[0];
-                    for (int b = 1; b < n; ++b) t += row[ix[b]] * wx[b];
-                    if (a == 0)
-                        acc = t * wy[0];
-                    else
-                        acc += t * wy[a];
+                    y0 = std::min(y0, ty.idx[size_t(oy * n + a)]);
+                    y1 = std::max(y1, ty.idx[size_t(oy * n + a)] + 1);
                 }
-                o[ox] = acc;
+            float* rows = scratch(size_t((y1 - y0) * out_w), 0);
+            for (int64_t y = y0; y < y1; ++y) {
+                const float* row = in + y * W;
+                float* h = rows + (y - y0) * out_w;
+                for (int64_t ox = 0; ox < out_w; ++ox) {
+                    const int64_t* ix = &tx.idx[size_t(ox * n)];
+                    const float* wx = &tx.w[size_t(ox * n)];
+                    float v = row[ix[0]] * wx[0];
+                    for (int b = 1; b < n; ++b) v += row[ix[b]] * wx[b];
+                    h[ox] = v;
+                }
+            }
+            for (int64_t oy = oy0; oy < oy1; ++oy) {
+                float* o = dst + (plane * out_h + oy) * out_w;
+                const int64_t* iy = &ty.idx[size_t(oy * n)];
+                const float* wy = &ty.w[size_t(oy * n)];
+                const float* h0 = rows + (iy[0] - y0) * out_w;
+                const float w0 = wy[0];
+                for (int64_t ox = 0; ox < out_w; ++ox) o[ox] = h0[ox] * w0;
+                for (int a = 1; a < n; ++a) {
+                    const float* ha = rows + (iy[a] - y0) * out_w;
+                    const float wa = wy[a];
+                    for (int64_t ox = 0; ox < out_w; ++ox) o[ox] += ha[ox] * wa;
+                }
             }
         }
     });

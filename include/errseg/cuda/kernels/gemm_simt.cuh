@@ -20,19 +20,22 @@
 
 namespace errseg::cuda::kernels {
 
-template <int BM_, int BN_, int BK_, int TM_, int TN_>
+template <int BM_, int BN_, int BK_, int TM_, int TN_, int MIN_BLOCKS_ = 2>
 struct SimtTile {
     static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+    static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // blocks per SM the register budget must allow
     static constexpr int ROW_THREADS = BM / TM, COL_THREADS = BN / TN;
     static constexpr int THREADS = ROW_THREADS * COL_THREADS;
     static_assert(BM % TM == 0 && BN % TN == 0, "tile must divide evenly");
     static_assert((BM * BK) % THREADS == 0 && (BK * BN) % THREADS == 0, "slices must divide evenly");
 };
-using SimtTileLarge = SimtTile<128, 128, 8, 8, 8>;  // 256 threads, 64 outputs each
-using SimtTileSmall = SimtTile<64, 64, 16, 4, 4>;   // 256 threads, 16 outputs each
+// Register budgets (ptxas, sm_90): the large tile takes ~255 registers (1 block / SM; capping it at
+// 128 for 2 blocks / SM spills ~250 bytes per thread); the small one fits in 128 (2 blocks / SM).
+using SimtTileLarge = SimtTile<128, 128, 8, 8, 8, 1>;  // 256 threads, 64 outputs each
+using SimtTileSmall = SimtTile<64, 64, 16, 4, 4, 2>;   // 256 threads, 16 outputs each
 
 template <class Tile, class LoadA, class LoadB, class Epilogue>
-__global__ void __launch_bounds__(Tile::THREADS)
+__global__ void __launch_bounds__(Tile::THREADS, Tile::MIN_BLOCKS)
     simt_gemm_kernel(int M, int N, int K, int batch, LoadA load_a, LoadB load_b, Epilogue epi) {
     constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
     constexpr int NT = Tile::THREADS;

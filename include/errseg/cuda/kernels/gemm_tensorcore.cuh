@@ -143,11 +143,10 @@ __global__ void __launch_bounds__(TcTile<TRANS_B>::THREADS) wmma_gemm_kernel(TcG
             const T* bs = Bs + (t & 1) * B_STAGE;
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa[Tl::FM];
+                // Both B fragments stay live; A fragments are loaded one at a time to keep register
+                // pressure down (ptxas still uses ~255 registers: 1 block of 8 warps per SM; a cap
+                // at 128 for 2 blocks spills 300-600 bytes per thread).
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, T, BLayout> fb[Tl::FN];
-#pragma unroll
-                for (int i = 0; i < Tl::FM; ++i)
-                    wmma::load_matrix_sync(fa[i], as + (wm * Tl::WM + i * 16) * A_LD + kk, A_LD);
 #pragma unroll
                 for (int j = 0; j < Tl::FN; ++j) {
                     const int n = wn * Tl::WN + j * 16;
@@ -156,9 +155,12 @@ __global__ void __launch_bounds__(TcTile<TRANS_B>::THREADS) wmma_gemm_kernel(TcG
                     wmma::load_matrix_sync(fb[j], p, B_LD);
                 }
 #pragma unroll
-                for (int i = 0; i < Tl::FM; ++i)
+                for (int i = 0; i < Tl::FM; ++i) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+                    wmma::load_matrix_sync(fa, as + (wm * Tl::WM + i * 16) * A_LD + kk, A_LD);
 #pragma unroll
-                    for (int j = 0; j < Tl::FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+                    for (int j = 0; j < Tl::FN; ++j) wmma::mma_sync(acc[i][j], fa, fb[j], acc[i][j]);
+                }
             }
             __syncthreads();  // stage t & 1 is refilled two iterations from now
         }

@@ -67,10 +67,11 @@ inline Tensor conv(const Tensor& x, const Affine& a, int stride = 1, int pad = -
 inline Tensor linear(const Tensor& x, const Affine& a) { return ops::linear(x, a.weight, a.bias); }
 
 // Feature maps [N, C, H, W] <-> token sequences [N, H*W, C] (row-major positions).
+// map_to_tokens always returns a fresh tensor, safe to update in place (residual adds).
 inline Tensor map_to_tokens(const Tensor& x) {
     ERRSEG_CHECK(x.dim() == 4, "expected a [N, C, H, W] map, got ", shape_str(x.shape()));
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    return x.permute({0, 2, 3, 1}).contiguous().reshape({N, H * W, C});
+    return x.permute({0, 2, 3, 1}).clone().reshape({N, H * W, C});
 }
 inline Tensor tokens_to_map(const Tensor& t, int64_t H, int64_t W) {
     ERRSEG_CHECK(t.dim() == 3 && t.size(1) == H * W, "expected [N, ", H * W, ", C] tokens, got ",

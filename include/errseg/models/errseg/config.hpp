@@ -114,9 +114,9 @@ struct ErrSegConfig {
         ERRSEG_CHECK(h.corr_fpn_fusion_dim == h.aggregator_dim && h.guidance_fpn_fusion_dim == h.aggregator_dim &&
                          h.text_guidance_proj_dim == h.aggregator_dim,
                      "ERR-Seg config: corr/guidance fusion dims and text_guidance_proj_dim must equal aggregator_dim");
-        for (int64_t d : h.decoder_dims)
-            ERRSEG_CHECK(d >= 8 && d % 8 == 0, "ERR-Seg config: decoder_dims must be multiples of 8 (GroupNorm ",
-                         "uses channels/8 groups), got ", d);
+        for (int64_t d : h.decoder_dims)  // GroupNorm(d / 8 groups, d channels), as upstream
+            ERRSEG_CHECK(d >= 8 && d % (d / 8) == 0, "ERR-Seg config: decoder dim ", d,
+                         " is not divisible into ", d / 8, " GroupNorm groups (channels / 8)");
         ERRSEG_CHECK(h.sample_classes_num >= 1, "ERR-Seg config: sample_classes_num must be >= 1");
         ERRSEG_CHECK(h.prompt_channel == 1, "ERR-Seg config: only prompt_channel = 1 is supported");
         ERRSEG_CHECK(input.crop_size >= 16 && input.crop_size % 16 == 0,

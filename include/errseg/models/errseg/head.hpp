@@ -107,6 +107,12 @@ public:
         ERRSEG_CHECK(cost16.dim() == 3 && cost16.size(0) == T, "ERR-Seg head: cost map ",
                      shape_str(cost16.shape()), " does not cover the ", T, " classes");
         const int64_t H16 = cost16.size(1), W16 = cost16.size(2);
+        std::vector<bool> seen(static_cast<size_t>(T), false);
+        for (int64_t t : order) {
+            ERRSEG_CHECK(t >= 0 && t < T && !seen[size_t(t)], "ERR-Seg head: class index ", t,
+                         " is out of range for ", T, " classes or repeated");
+            seen[size_t(t)] = true;
+        }
 
         // H4: the kept classes' cost maps (stride 32 only computed for them) and embeddings.
         const Tensor text_kept = ops::index_select(text, 0, order);                   // [K, E]
@@ -145,14 +151,7 @@ public:
         Tensor logits = Tensor::full({T, H4, W4}, kUnselectedLogit);
         const float* src = logits_kept.data<float>();
         float* dst = logits.data<float>();
-        std::vector<bool> seen(size_t(T), false);
-        for (int64_t i = 0; i < K; ++i) {
-            const int64_t t = order[size_t(i)];
-            ERRSEG_CHECK(t >= 0 && t < T && !seen[size_t(t)], "ERR-Seg head: class index ", t,
-                         " out of range for ", T, " classes or repeated");
-            seen[size_t(t)] = true;
-            std::copy_n(src + i * plane, plane, dst + order[size_t(i)] * plane);
-        }
+        for (int64_t i = 0; i < K; ++i) std::copy_n(src + i * plane, plane, dst + order[size_t(i)] * plane);
         return logits;
     }
 

@@ -14,7 +14,8 @@
 //   x    = x + DWConv7x7(u)                                 depthwise conv on the token map
 //
 // With sr_ratio = 1 there is no reduction: k = Linear_k(a), v = Linear_v(xn).
-// The guidance halves of Linear_q, Linear_k and Conv_sr,k are evaluated once per image.
+// The guidance halves of Linear_q and Conv_sr,k (Linear_k when sr = 1) are evaluated once per
+// image and shared by all classes.
 #pragma once
 #include <cmath>
 #include <string>

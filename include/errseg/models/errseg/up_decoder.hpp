@@ -4,7 +4,8 @@
 // Each stage, for every selected class:
 //   x = up_conv(x)                   stage 1: Conv 1x1; stages 2, 3: ConvTranspose 2x2, stride 2
 //   x = [x, D]                       decoder guidance of that stride (features first)
-//   x = ReLU(GN(Conv3x3(x)))         no conv bias; GroupNorm with channels/8 groups, eps 1e-5
+//   x = ReLU(GN(Conv3x3(x)))         no conv bias; GroupNorm with channels/8 groups (integer
+//                                    division, as upstream), eps 1e-5
 //   x = ReLU(GN(Conv3x3(x)))
 // and the head is a 1x1 conv to one logit per pixel.
 //
@@ -29,7 +30,8 @@ public:
         : upsample_(upsample), groups_(int(out_channels / 8)) {
         using errseg_detail::load_affine;
         const int64_t C = out_channels;
-        ERRSEG_CHECK(C % 8 == 0 && C >= 8, "up-decoder: ", C, " channels is not a multiple of 8");
+        ERRSEG_CHECK(C >= 8 && C % groups_ == 0, "up-decoder: ", C, " channels cannot form ", C / 8,
+                     " GroupNorm groups (channels / 8)");
         if (upsample) {  // ConvTranspose2d weight [in, out, 2, 2], bias [out]
             up_.weight = w.get("up_conv.weight", {in_channels, C, 2, 2});
             up_.bias = w.get("up_conv.bias", {C});

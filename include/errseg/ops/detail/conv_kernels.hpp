@@ -98,40 +98,58 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
     });
 }
 
-// Depthwise, stride 1, no dilation, kernel width KW: each block of V output columns is kept in
-// registers while all kh x KW taps are accumulated (one FMA per tap and vector).
-// `pad` is the zero-padded plane with row stride ldp >= roundup(Wo, V) + KW - 1.
-template <int KW>
-inline void dw_plane_s1(const float* pad, int64_t ldp, const float* wc, int64_t kh, float bias, float* dst,
-                        int64_t Ho, int64_t Wo) {
-    constexpr int V = 16;
-    for (int64_t oh = 0; oh < Ho; ++oh) {
+// Depthwise K x K, stride 1, no dilation: a block of 8 output rows x 8 columns lives in 8
+// vector registers (independent FMA chains) while every input row of the block is loaded once
+// per tap column and multiplied into each output row it touches. `pad` is the zero-padded
+// plane with row stride ldp >= roundup(Wo, 8) + K - 1 and at least roundup(Ho, 8) + K - 1 rows.
+#if defined(__GNUC__)
+typedef float DwVec __attribute__((vector_size(32)));
+template <int K>
+inline void dw_plane_s1(const float* pad, int64_t ldp, const float* wc, float bias, float* dst, int64_t Ho,
+                        int64_t Wo) {
+    constexpr int R = 8, V = 8;
+    for (int64_t oh0 = 0; oh0 < Ho; oh0 += R) {
         for (int64_t ow0 = 0; ow0 < Wo; ow0 += V) {
-            float acc[V];
-            for (int v = 0; v < V; ++v) acc[v] = bias;
-            for (int64_t i = 0; i < kh; ++i) {
-                const float* r = pad + (oh + i) * ldp + ow0;
-                const float* wr = wc + i * KW;
-#pragma GCC unroll 8
-                for (int j = 0; j < KW; ++j) {
-                    const float w = wr[j];
+            DwVec acc[R];
+            for (int r = 0; r < R; ++r) acc[r] = DwVec{} + bias;
 #pragma GCC unroll 16
-                    for (int v = 0; v < V; ++v) acc[v] += w * r[j + v];
+            for (int ii = 0; ii < K + R - 1; ++ii) {
+                const float* row = pad + (oh0 + ii) * ldp + ow0;
+#pragma GCC unroll 8
+                for (int j = 0; j < K; ++j) {
+                    DwVec x;
+                    __builtin_memcpy(&x, row + j, sizeof(x));
+#pragma GCC unroll 8
+                    for (int r = 0; r < R; ++r) {
+                        const int i = ii - r;  // kernel row linking input row ii to output row r
+                        if (i >= 0 && i < K) acc[r] += wc[i * K + j] * x;
+                    }
                 }
             }
-            const int64_t n = std::min<int64_t>(V, Wo - ow0);
-            std::copy_n(acc, n, dst + oh * Wo + ow0);
+            const int64_t rows = std::min<int64_t>(R, Ho - oh0), n = std::min<int64_t>(V, Wo - ow0);
+            for (int64_t r = 0; r < rows; ++r) {
+                float tmp[V];
+                __builtin_memcpy(tmp, &acc[r], sizeof(tmp));
+                std::copy_n(tmp, n, dst + (oh0 + r) * Wo + ow0);
+            }
         }
     }
 }
+constexpr bool kHaveDwFast = true;
+#else
+template <int K>
+inline void dw_plane_s1(const float*, int64_t, const float*, float, float*, int64_t, int64_t) {}
+constexpr bool kHaveDwFast = false;
+#endif
 
 // Depthwise (one filter per channel): per plane, pad into a scratch buffer, then accumulate
 // the kernel taps as vectorisable multiply-adds over output rows.
 inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
-    const bool fast = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && (g.kw == 7 || g.kw == 3 || g.kw == 5);
-    // Padded plane; the fast path reads up to roundup(Wo, 16) + kw - 1 columns.
-    const int64_t Hp = g.H + 2 * g.ph;
-    const int64_t Wp = fast ? std::max(g.W + 2 * g.pw, (g.Wo + 15) / 16 * 16 + g.kw - 1) : g.W + 2 * g.pw;
+    const bool fast = kHaveDwFast && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
+                      (g.kw == 7 || g.kw == 3 || g.kw == 5);
+    // Padded plane; the fast path reads whole 8x8 output blocks, so round its extent up.
+    const int64_t Hp = fast ? std::max(g.H + 2 * g.ph, (g.Ho + 7) / 8 * 8 + g.kh - 1) : g.H + 2 * g.ph;
+    const int64_t Wp = fast ? std::max(g.W + 2 * g.pw, (g.Wo + 7) / 8 * 8 + g.kw - 1) : g.W + 2 * g.pw;
     const int64_t P = g.Ho * g.Wo;
     parallel_for(g.N * g.C, min_chunk_for(P * g.kh * g.kw), [&](int64_t c0, int64_t c1) {
         float* pad = scratch(size_t(Hp * Wp), 1);
@@ -147,12 +165,12 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
                 std::copy_n(src + h * g.W, g.W, r + g.pw);
                 std::fill(r + g.pw + g.W, r + Wp, 0.f);
             }
-            std::fill_n(pad + (g.H + g.ph) * Wp, g.ph * Wp, 0.f);
+            std::fill(pad + (g.H + g.ph) * Wp, pad + Hp * Wp, 0.f);
             const float b = bias ? bias[c] : 0.f;
             if (fast) {
-                if (g.kw == 7) dw_plane_s1<7>(pad, Wp, wc, g.kh, b, dst, g.Ho, g.Wo);
-                else if (g.kw == 5) dw_plane_s1<5>(pad, Wp, wc, g.kh, b, dst, g.Ho, g.Wo);
-                else dw_plane_s1<3>(pad, Wp, wc, g.kh, b, dst, g.Ho, g.Wo);
+                if (g.kw == 7) dw_plane_s1<7>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
+                else if (g.kw == 5) dw_plane_s1<5>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
+                else dw_plane_s1<3>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
                 continue;
             }
             // General stride / dilation: one strided multiply-add pass per tap.
@@ -183,7 +201,9 @@ inline void conv_transpose2d_gemm(const ConvGeom& g, const float* x, const float
                   P = g.Ho * g.Wo;
     // Output-channel blocks: bounded scratch, and several tasks per image so threads have work.
     // Independent of the thread count, so results do not depend on it.
-    int64_t ob = std::max<int64_t>(1, std::min<int64_t>(og, (1 << 20) / std::max<int64_t>(kk * HW, 1)));
+    int64_t ob = std::max<int64_t>(1, std::min<int64_t>(og, (1 << 18) / std::max<int64_t>(kk * HW, 1)));
+    const bool tiles_exactly = g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && g.Ho == g.H * g.sh &&
+                               g.Wo == g.W * g.sw;
     if (g.N * g.groups < 8) ob = std::min(ob, std::max<int64_t>(1, (og + 7) / 8));
     const int64_t oblocks = (og + ob - 1) / ob;
     const int64_t tasks = g.N * g.groups * oblocks;
@@ -199,7 +219,20 @@ inline void conv_transpose2d_gemm(const ConvGeom& g, const float* x, const float
             for (int64_t o = 0; o < nob; ++o) {
                 const int64_t oc = gi * og + o0 + o;
                 float* dst = out + (n * g.O + oc) * P;
-                std::fill_n(dst, P, bias ? bias[oc] : 0.f);
+                const float bv = bias ? bias[oc] : 0.f;
+                if (tiles_exactly) {
+                    // kernel == stride, no padding: every output pixel is exactly one tap.
+                    for (int64_t ih = 0; ih < g.H; ++ih)
+                        for (int64_t i = 0; i < g.kh; ++i) {
+                            float* orow = dst + (ih * g.sh + i) * g.Wo;
+                            for (int64_t j = 0; j < g.kw; ++j) {
+                                const float* crow = cols + ((o * g.kh + i) * g.kw + j) * HW + ih * g.W;
+                                for (int64_t iw = 0; iw < g.W; ++iw) orow[iw * g.sw + j] = bv + crow[iw];
+                            }
+                        }
+                    continue;
+                }
+                std::fill_n(dst, P, bv);
                 for (int64_t i = 0; i < g.kh; ++i) {
                     int64_t hlo, hhi, wlo, whi;  // input rows/cols whose tap lands inside the output
                     valid_range(g.Ho, g.sh, g.ph, i, g.H, hlo, hhi);

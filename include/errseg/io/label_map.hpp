@@ -1,0 +1,55 @@
+// Label maps on disk: single-channel PNGs holding a class index per pixel, 8-bit (≤ 256
+// classes) or 16-bit (more), as written by `errseg segment` and used by datasets (ADE20K,
+// Pascal Context...) for ground truth. Reading keeps the stored values as they are: no
+// colour conversion, no gamma.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../core/storage.hpp"
+#include "image.hpp"
+
+namespace errseg {
+
+struct LabelMap {
+    int width = 0, height = 0;
+    std::vector<int32_t> labels;  // row-major
+};
+
+inline LabelMap load_label_png(const std::string& path) {
+    std::shared_ptr<MappedFile> map;
+    try {
+        map = std::make_shared<MappedFile>(path);
+    } catch (const Error& e) {
+        fail("cannot read label map '", path, "': ", e.what());
+    }
+    const uint8_t* data = map->data();
+    const size_t n = map->bytes();
+    const std::string what = "label map '" + path + "'";
+    ERRSEG_CHECK(n >= 24 && std::string(detail::sniff_image_format(data, n)) == "PNG", what, ": not a PNG file");
+    ERRSEG_CHECK(std::memcmp(data + 12, "IHDR", 4) == 0, what, ": corrupt PNG (no IHDR)");
+    detail::check_image_dims(detail::read_be32(data + 16), detail::read_be32(data + 20), what);
+    int w = 0, h = 0, comp = 0;
+    ERRSEG_CHECK(stbi_info_from_memory(data, int(n), &w, &h, &comp), what, ": corrupt PNG");
+    ERRSEG_CHECK(comp == 1, what, ": has ", comp, " channels; a label map has one (class index per pixel)");
+    LabelMap out;
+    out.width = w;
+    out.height = h;
+    out.labels.resize(size_t(w) * size_t(h));
+    int w2 = 0, h2 = 0, c2 = 0;
+    if (stbi_is_16_bit_from_memory(data, int(n))) {
+        std::unique_ptr<stbi_us, void (*)(void*)> px(stbi_load_16_from_memory(data, int(n), &w2, &h2, &c2, 1), stbi_image_free);
+        ERRSEG_CHECK(px && w2 == w && h2 == h, what, ": corrupt PNG");
+        for (size_t i = 0; i < out.labels.size(); ++i) out.labels[i] = px.get()[i];
+    } else {
+        std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, int(n), &w2, &h2, &c2, 1), stbi_image_free);
+        ERRSEG_CHECK(px && w2 == w && h2 == h, what, ": corrupt PNG");
+        for (size_t i = 0; i < out.labels.size(); ++i) out.labels[i] = px.get()[i];
+    }
+    return out;
+}
+
+}  // namespace errseg

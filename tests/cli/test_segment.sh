@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# errseg segment end to end on the converted fixture model: outputs exist and are consistent,
+# bad inputs fail with a clear message and leave no partial output.
+# Usage: test_segment.sh ERRSEG_BIN TEST_MODELS_DIR WORK_DIR
+set -euo pipefail
+BIN="$1"; MODEL="$2/errseg_tiny.safetensors"; WORK="$3"
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+IMG="$SRC/tests/data/fixtures/sample_400x300.png"
+rm -rf "$WORK"; mkdir -p "$WORK"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# --help documents every flag.
+HELP="$("$BIN" segment --help)"
+for f in --model --classes --class-embeddings --out-dir --threads --top-k --max-classes --save-logits --quiet; do
+  grep -q -- "$f" <<<"$HELP" || fail "--help does not mention $f"
+done
+
+# Built-in vocabulary, 2 threads, logits saved.
+"$BIN" segment --model "$MODEL" --classes ade150 --threads 2 --save-logits --quiet "$IMG" -o "$WORK/ade"
+for f in sample_400x300_labels.png sample_400x300_overlay.png sample_400x300.json sample_400x300_logits.npy; do
+  [ -s "$WORK/ade/$f" ] || fail "missing output $f"
+done
+ls "$WORK/ade" | grep -q tmp && fail "temporary file left behind"
+
+# Outputs agree with each other: label PNG size, classes < T, JSON fractions sum to 1,
+# logits T x h x w with -100 exactly for the classes CRM did not select.
+/usr/bin/env python3 - "$WORK/ade" <<'PY'
+import json, struct, sys, zlib
+d = sys.argv[1]
+j = json.load(open(f"{d}/sample_400x300.json"))
+assert j["width"] == 400 and j["height"] == 300 and j["num_classes"] == 150, j
+assert abs(sum(c["pixel_fraction"] for c in j["classes_present"]) - 1) < 1e-9
+sel = [c["index"] for c in j["selected_classes"]]
+assert len(sel) == 8 and sel == sorted(sel), sel
+assert {c["index"] for c in j["classes_present"]} <= set(sel), "a present class was not selected"
+png = open(f"{d}/sample_400x300_labels.png", "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n"
+w, h, depth, ctype = struct.unpack(">IIBB", png[16:26])
+assert (w, h, depth, ctype) == (400, 300, 8, 0), (w, h, depth, ctype)
+raw = open(f"{d}/sample_400x300_logits.npy", "rb").read()
+hl = struct.unpack("<H", raw[8:10])[0]
+header = raw[10:10 + hl].decode()
+assert "'<f4'" in header and "(150, 80, 80)" in header, header
+vals = struct.unpack(f"<{150*80*80}f", raw[10 + hl:])
+for t in range(150):
+    row = vals[t * 6400:(t + 1) * 6400]
+    if t in sel:
+        assert any(v != -100.0 for v in row), t
+    else:
+        assert all(v == -100.0 for v in row), t
+print("segment outputs consistent")
+PY
+
+# Inline vocabulary with more than 255 classes -> 16-bit label PNG.
+CLASSES="$(python3 -c 'print(",".join(f"thing{i}" for i in range(300)))')"
+"$BIN" segment --model "$MODEL" --classes "$CLASSES" --quiet "$IMG" -o "$WORK/many"
+python3 -c "
+import struct; p=open('$WORK/many/sample_400x300_labels.png','rb').read()
+assert struct.unpack('>B', p[24:25])[0] == 16, 'expected a 16-bit label PNG'"
+
+# Class embeddings cached by embed-text give the same labels.
+"$BIN" embed-text --model "$MODEL" --classes voc20 --out "$WORK/voc20.npy" >/dev/null
+"$BIN" segment --model "$MODEL" --classes voc20 --quiet "$IMG" -o "$WORK/voc_a"
+"$BIN" segment --model "$MODEL" --classes voc20 --class-embeddings "$WORK/voc20.npy" --quiet "$IMG" -o "$WORK/voc_b"
+cmp "$WORK/voc_a/sample_400x300_labels.png" "$WORK/voc_b/sample_400x300_labels.png" || fail "cached embeddings changed the result"
+
+# Errors: clear message, non-zero exit, no output files.
+expect_error() {  # expect_error "message part" args...
+  local want="$1"; shift
+  local out rc=0
+  out="$("$BIN" segment "$@" 2>&1)" || rc=$?
+  [ "$rc" -ne 0 ] || fail "expected failure for: $*"
+  grep -q -- "$want" <<<"$out" || fail "expected '$want' in: $out"
+}
+expect_error "unknown built-in vocabulary 'ade151'" --model "$MODEL" --classes ade151 "$IMG" -o "$WORK/e1"
+expect_error "duplicate class name" --model "$MODEL" --classes "cat,dog,cat" "$IMG" -o "$WORK/e2"
+expect_error "cannot read image file" --model "$MODEL" --classes ade150 "$WORK/nope.png" -o "$WORK/e3"
+printf 'not an image' > "$WORK/bad.png"
+expect_error "not a readable image" --model "$MODEL" --classes ade150 "$WORK/bad.png" -o "$WORK/e4"
+expect_error "cannot open" --model "$WORK/missing.safetensors" --classes ade150 "$IMG" -o "$WORK/e5"
+expect_error "cannot create output directory" --model "$MODEL" --classes ade150 "$IMG" -o "$IMG/sub"
+expect_error "no input image" --model "$MODEL" --classes ade150 -o "$WORK/e6"
+expect_error "unknown option --bogus" --model "$MODEL" --classes ade150 --bogus "$IMG" -o "$WORK/e7"
+for d in e3 e4; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
+echo "1 passed, 0 failed"
