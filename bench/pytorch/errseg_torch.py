@@ -17,8 +17,10 @@ it reproduces the upstream fixtures to float32 rounding:
 
 Deliberate difference from upstream: CRM keeps the selected classes in ascending index order
 (upstream applies a random permutation at test time, which changes logits only by float
-summation order, ≤ 5e-7), and ties in the class weights are broken by the lower class index
-(upstream: ``torch.topk``'s unspecified order). ``tie_break='topk'`` restores upstream's call.
+summation order, ≈1.5e-7 on the fixtures; ``decoder(..., shuffle=generator)`` re-enables it).
+The K classes are picked with ``torch.topk`` as upstream, so ties in the class weights resolve
+as upstream does on the same torch build (the vocab-12 fixture has such a tie); ``tie_break=
+'index'`` gives the deterministic "lower class index first" rule recommended for engines.
 
 Checkpoints: detectron2 layout ``{'model': state_dict}`` with ``sem_seg_head.clip_model.*`` and
 ``sem_seg_head.decoder.*`` keys (spec §4); configs: the JSON format of
@@ -505,7 +507,8 @@ class ERRSegHead(nn.Module):
         return chosen.sort().values, weights
 
     def forward(self, feats, text, tie_break="topk", return_aux=False, shuffle=None):
-        """feats: the dense image-tower dict; text: T×P×E normalised embeddings.
+        """feats: the dense image-tower dict (its os4..os32 guidance maps are clamped to ±16 in
+        place, as upstream does); text: T×P×E normalised embeddings.
 
         Returns logits 1×T×H4×W4 (−100 for classes CRM dropped) and the selected indices
         (ascending). ``shuffle``: a torch.Generator → process the selected classes in a random
@@ -513,7 +516,7 @@ class ERRSegHead(nn.Module):
         """
         text = text.unsqueeze(0)                                       # 1×T×P×E
         costs = [self.cost_map(feats["os16_dense"], text), self.cost_map(feats["clip_vis_dense"], text)]
-        _, p, t, h16, w16 = costs[0].shape
+        t = costs[0].shape[2]
 
         guid = [feats["os32"], feats["os16"], feats["os8"], feats["os4"]]   # head order: os32 first
         for g in guid:

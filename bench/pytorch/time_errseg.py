@@ -128,7 +128,6 @@ def main():
 
     def run_once():
         wall, cpu = {}, {}
-        state = {}
 
         def stage(name, fn):
             c0, p0 = time.perf_counter(), time.process_time()

@@ -1,5 +1,10 @@
 // Shared helpers for the CPU ops: input checking, Eigen matrix maps and chunked loops.
 #pragma once
+// Parallelism comes from errseg::parallel_for; Eigen must not add OpenMP threads of its own
+// inside our chunks (it would if a program is built with -fopenmp).
+#ifndef EIGEN_DONT_PARALLELIZE
+#define EIGEN_DONT_PARALLELIZE
+#endif
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdlib>
