@@ -94,6 +94,7 @@ int cmd_segment(int argc, char** argv) {
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
         .option("max-classes", "refuse larger vocabularies", "4096")
+        .option("crm-ties", "how CRM breaks exact ties: torch-cpu (as upstream on CPU) or lower-index", "torch-cpu")
         .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
         .flag("quiet", "no progress bar");
     if (!args.parse(argc, argv)) return 0;
@@ -106,6 +107,9 @@ int cmd_segment(int argc, char** argv) {
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
     std::vector<std::string> names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
     int top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
+    const std::string ties = args.get("crm-ties");
+    ERRSEG_CHECK(ties == "torch-cpu" || ties == "lower-index", "--crm-ties must be torch-cpu or lower-index, got '", ties, "'");
+    const auto tie_rule = ties == "torch-cpu" ? models::CrmTieRule::TorchCpu : models::CrmTieRule::LowerIndex;
 
     std::error_code ec;
     fs::create_directories(out_dir, ec);
@@ -128,7 +132,10 @@ int cmd_segment(int argc, char** argv) {
         try {
             auto t0 = std::chrono::steady_clock::now();
             Image img = load_image(path);
-            auto result = model.segment(img, class_emb, top_k);
+            models::SegmentOptions opt;
+            opt.top_k = top_k;
+            opt.crm_tie_rule = tie_rule;
+            auto result = model.segment(img, class_emb, opt);
             double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             const std::string stem = (fs::path(out_dir) / fs::path(path).stem()).string();
             write_label_png(stem + "_labels.png", result.labels, names.size());

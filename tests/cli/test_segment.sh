@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --help documents every flag.
 HELP="$("$BIN" segment --help)"
-for f in --model --classes --class-embeddings --out-dir --threads --top-k --max-classes --save-logits --quiet; do
+for f in --model --classes --class-embeddings --out-dir --threads --top-k --max-classes --crm-ties --save-logits --quiet; do
   grep -q -- "$f" <<<"$HELP" || fail "--help does not mention $f"
 done
 
@@ -50,6 +50,49 @@ for t in range(150):
         assert all(v == -100.0 for v in row), t
 print("segment outputs consistent")
 PY
+
+# The CLI reproduces upstream ERR-Seg (run on CPU) on the fixture: same CRM selection, logits
+# within 1e-4 relative / 1e-5 absolute, >= 99.9% identical labels (needs numpy for the .npz).
+VOCAB12="wall,floor,ceiling,bed,window,cabinet,person,door,table,chair,lamp,plant"
+"$BIN" segment --model "$MODEL" --classes "$VOCAB12" --save-logits --quiet "$IMG" -o "$WORK/v12" >/dev/null
+for PY in /usr/bin/python3 python3; do $PY -c 'import numpy' 2>/dev/null && break; done
+if $PY -c 'import numpy' 2>/dev/null; then
+$PY - "$WORK/v12" "$SRC/tests/data/fixtures/seed0_sample400_vocab12.npz" <<'PY'
+import json, sys, zlib, struct
+import numpy as np
+out, ref = sys.argv[1], np.load(sys.argv[2])
+j = json.load(open(f"{out}/sample_400x300.json"))
+sel = [c["index"] for c in j["selected_classes"]]
+assert sel == ref["selected"].tolist(), (sel, ref["selected"])
+lg = np.load(f"{out}/sample_400x300_logits.npy")
+err = np.abs(lg - ref["logits"])
+assert (err <= 1e-5 + 1e-4 * np.abs(ref["logits"])).all(), err.max()
+png = open(f"{out}/sample_400x300_labels.png", "rb").read()
+# Decode our 8-bit grey PNG (filter type 0 or others) via zlib + unfiltering.
+pos, idat = 8, b""
+while pos < len(png):
+    n = struct.unpack(">I", png[pos:pos+4])[0]; t = png[pos+4:pos+8]
+    if t == b"IDAT": idat += png[pos+8:pos+8+n]
+    pos += 12 + n
+raw = zlib.decompress(idat); h, w = 300, 400
+rows, prev = [], bytearray(w)
+for y in range(h):
+    f, line = raw[y*(w+1)], bytearray(raw[y*(w+1)+1:(y+1)*(w+1)])
+    for x in range(w):
+        a = line[x-1] if x else 0; b = prev[x]; c = prev[x-1] if x else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p-a), abs(p-b), abs(p-c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(bytes(line)); prev = line
+labels = np.frombuffer(b"".join(rows), np.uint8).reshape(h, w)
+agree = (labels == ref["labels"]).mean()
+assert agree >= 0.999, agree
+print(f"CLI matches upstream fixture: selected equal, logits max abs err {err.max():.2e}, labels {100*agree:.3f}% identical")
+PY
+fi
 
 # Inline vocabulary with more than 255 classes -> 16-bit label PNG.
 CLASSES="$(python3 -c 'print(",".join(f"thing{i}" for i in range(300)))')"

@@ -165,6 +165,11 @@ __global__ void __launch_bounds__(TcTile<TRANS_B>::THREADS) wmma_gemm_kernel(TcG
             __syncthreads();  // stage t & 1 is refilled two iterations from now
         }
 
+        // With K == 0 the loop never ran: the prologue copies must land before the stage memory
+        // is reused as scratch (a no-op otherwise).
+        cp_async_wait<0>();
+        __syncthreads();
+
         // Epilogue through a per-warp 16x16 float scratch (reusing the stage memory).
         float* scratch = reinterpret_cast<float*>(smem_raw) + warp * 256;
 #pragma unroll

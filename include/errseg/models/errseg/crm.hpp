@@ -13,10 +13,10 @@
 // weights at the top-K boundary (typically several classes with w = 0 competing for the last
 // slots when fewer than K classes are ever voted for) — are resolved by torch.topk upstream, whose
 // order is implementation-defined (spec §6.6). Two rules are offered:
-//   * CrmTieRule::LowerIndex (default, the spec's recommendation): larger value first, then the
+//   * CrmTieRule::LowerIndex (the spec's recommendation): larger value first, then the
 //     lower class index. This is also how CUDA's topk fills ties at the boundary, i.e. what the
 //     released model did on GPU (spec §8 Q3: believed, not verified).
-//   * CrmTieRule::TorchCpu: reproduces torch.topk on CPU exactly (std::nth_element, then
+//   * CrmTieRule::TorchCpu (default: the CPU engine reproduces upstream run on CPU): torch.topk on CPU exactly (std::nth_element, then
 //     std::sort of the first k − 1, on (value, index) pairs in index order, with PyTorch's
 //     comparator — ATen's TopKImpl.h — or std::partial_sort when k·64 <= n). This is what the
 //     CPU reference fixtures were produced with. It relies on the C++ standard library matching

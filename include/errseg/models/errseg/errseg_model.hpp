@@ -35,9 +35,9 @@ struct SegmentOptions {
     int64_t top_k = -1;          // classes kept by CRM; <= 0: the model's K (min(K, T) is used)
     bool keep_probs = false;     // also return T x H x W probabilities at the image size
     bool upstream_crop = false;  // reproduce upstream's crop quirk for tiny images (postprocess.hpp)
-    // How CRM breaks exact ties (crm.hpp): LowerIndex (default; upstream on GPU) or TorchCpu
-    // (bit-for-bit the class choice of upstream run on CPU, as in the reference fixtures).
-    CrmTieRule crm_tie_rule = CrmTieRule::LowerIndex;
+    // How CRM breaks exact ties (crm.hpp): TorchCpu (default: the class choice of upstream run on
+    // CPU, as in the reference fixtures) or LowerIndex (the spec's rule; believed to match GPU).
+    CrmTieRule crm_tie_rule = CrmTieRule::TorchCpu;
 };
 
 class ErrSegModel {
