@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
 #include <errseg/core.hpp>
 
 namespace errseg_bench {

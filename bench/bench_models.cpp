@@ -26,6 +26,7 @@
 // aggregate is reported.
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -78,11 +79,25 @@ errseg::Image bench_image() {
     return im;
 }
 
-// Runs `fn` warmup times, then the timed loop.
+// Process CPU time (all threads) in ms.
+double process_cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
+
+// Runs `fn` warmup times, then the timed loop; counter cpu_ms = process CPU time per iteration
+// (all threads: on a shared machine wall time inflates, CPU time much less).
 template <class F>
 void timed(benchmark::State& state, F&& fn) {
     for (int i = 0; i < g_opt.warmup; ++i) fn();
-    for (auto _ : state) fn();
+    const double c0 = process_cpu_ms();
+    int64_t n = 0;
+    for (auto _ : state) {
+        fn();
+        ++n;
+    }
+    state.counters["cpu_ms"] = (process_cpu_ms() - c0) / double(std::max<int64_t>(n, 1));
 }
 
 // peak_rss_MiB: the whole process (model loading included, like PyTorch's getrusage figure);
@@ -165,12 +180,14 @@ void BM_errseg_e2e(benchmark::State& state, const std::string& vocab, int k) {
     models::SegmentOptions opt;
     opt.top_k = k;
     for (int i = 0; i < g_opt.warmup; ++i) benchmark::DoNotOptimize(m.segment(image, classes, opt).labels.raw());
+    const double c0 = process_cpu_ms();
     for (auto _ : state) {
         models::ErrSegModel::Result r = m.segment(image, classes, opt);
         benchmark::DoNotOptimize(r.labels.raw());
         for (const auto& kv : r.timings_ms) sum[kv.first] += kv.second;
         ++iters;
     }
+    state.counters["cpu_ms"] = (process_cpu_ms() - c0) / double(std::max<int64_t>(iters, 1));
     for (const auto& kv : sum) state.counters["ms." + kv.first] = kv.second / double(std::max<int64_t>(iters, 1));
     state.counters["T"] = double(names.size());
     state.counters["K"] = double(k);

@@ -78,15 +78,17 @@ def run(cmd, env=None, check=True, cwd=None):
 
 
 def median_time(fn, warmup, repeats):
-    """Median wall time (s) of fn over `repeats` calls after `warmup` calls; also every sample."""
+    """Median wall time (s) of fn over `repeats` calls after `warmup` calls, every sample, and the
+    median process CPU time (s, all threads)."""
     for _ in range(warmup):
         fn()
-    samples = []
+    samples, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples), samples
+        cpu.append(time.process_time() - c0)
+    return statistics.median(samples), samples, statistics.median(cpu)
 
 
 def op_time(fn, min_time, repeats):
@@ -489,8 +491,8 @@ def worker_torch_models(spec):
     res = {}
     with torch.inference_mode():
         for name, (mod, inputs) in _tower_modules(spec).items():
-            sec, runs = median_time(lambda: mod(*inputs), spec["warmup"], spec["repeats"])
-            res[name] = {"ms": sec * 1e3, "runs_ms": [r * 1e3 for r in runs]}
+            sec, runs, cpu = median_time(lambda: mod(*inputs), spec["warmup"], spec["repeats"])
+            res[name] = {"ms": sec * 1e3, "runs_ms": [r * 1e3 for r in runs], "cpu_ms": cpu * 1e3}
             print(f"  torch {name:28s} {sec * 1e3:10.1f} ms  runs {[round(r * 1e3, 1) for r in runs]}", flush=True)
     return {"models": res, "env": torch_env()}
 
@@ -543,8 +545,8 @@ def worker_ort(spec):
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             sess = ort.InferenceSession(e["path"], so, providers=["CPUExecutionProvider"])
             feed = dict(zip([i.name for i in sess.get_inputs()], inputs[name]()))
-            sec, runs = median_time(lambda: sess.run(None, feed), spec["warmup"], spec["repeats"])
-            res[name] = {"ms": sec * 1e3, "runs_ms": [r * 1e3 for r in runs]}
+            sec, runs, cpu = median_time(lambda: sess.run(None, feed), spec["warmup"], spec["repeats"])
+            res[name] = {"ms": sec * 1e3, "runs_ms": [r * 1e3 for r in runs], "cpu_ms": cpu * 1e3}
             print(f"  ort   {name:28s} {sec * 1e3:10.1f} ms  runs {[round(r * 1e3, 1) for r in runs]}", flush=True)
             del sess
         except Exception as ex:  # noqa: BLE001
@@ -645,7 +647,7 @@ def render(state, args):
              f"({ob.get('config', '?')}); convolutions through oneDNN (mkldnn={tenv.get('mkldnn')}))")
     oenv = R.get("ort_models", {}).get("env", {})
     L.append(f"* ONNX Runtime {oenv.get('onnxruntime', '?')} (CPUExecutionProvider, ORT_ENABLE_ALL, models exported with "
-             "torch.onnx.export opset 17); open_clip {R.get('versions', {}).get('open_clip', '?')}, timm "
+             f"torch.onnx.export opset 17); open_clip {R.get('versions', {}).get('open_clip', '?')}, timm "
              f"{R.get('versions', {}).get('timm', '?')}, numpy {R.get('versions', {}).get('numpy', '?')}")
     L.append(f"* `OPENBLAS_CORETYPE` / `OPENBLAS_L2_SIZE` were removed from the environment of every timed process "
              f"(set here before: {R.get('openblas_env_before') or 'neither'}).")
@@ -660,34 +662,46 @@ def render(state, args):
     L.append("| workload | ours ms | PyTorch ms | ORT ms | PyTorch / ours | ORT / ours |")
     L.append("|---|---:|---:|---:|---:|---:|")
 
-    def row(label, ours, torch_ms, ort_ms):
-        L.append(f"| {label} | {fmt_ms(ours)} | {fmt_ms(torch_ms)} | {fmt_ms(ort_ms)} | {ratio(torch_ms, ours)} | "
-                 f"{ratio(ort_ms, ours)} |")
+    rows = []  # (label, ours entry, torch entry, ort entry); entries: {"ms", "cpu_ms"}
 
-    def oms(name):
-        return om.get(name, {}).get("ms")
+    def ours_e(name):
+        b = om.get(name, {})
+        return {"ms": b.get("ms"), "cpu_ms": b.get("counters", {}).get("cpu_ms")} if b else {}
 
-    def xms(d, name):
-        return d.get(name, {}).get("ms")
-
-    row("CLIP ViT-B/16 image embedding @224 (pooled)", oms("clip_vit_b16/image_pooled@224"),
-        xms(tm, "vit_pooled224"), xms(orm, "vit_pooled224"))
-    row("CLIP ConvNeXt-B trunk @640 (4 stage outputs = ERR-Seg dense stages)", oms("clip_convnext/trunk_stages@640"),
-        xms(tm, "convnext_trunk640"), xms(orm, "convnext_trunk640"))
-    row("CLIP ConvNeXt-B image embedding @320 (pooled)", oms("clip_convnext/image_pooled@320"),
-        xms(tm, "convnext_pooled320"), xms(orm, "convnext_pooled320"))
-    row("CLIP text tower, 150 ADE prompts, all 77 positions", oms("clip_convnext/text_ade150_full77"),
-        xms(tm, "convnext_text150_full77"), xms(orm, "convnext_text150_full77"))
-    row("CLIP text tower, 150 ADE prompts — ours stops at the last EOT (same result)", oms("clip_convnext/text_ade150"),
-        xms(tm, "convnext_text150_full77"), xms(orm, "convnext_text150_full77"))
+    rows.append(("CLIP ViT-B/16 image embedding @224 (pooled)", ours_e("clip_vit_b16/image_pooled@224"),
+                 tm.get("vit_pooled224", {}), orm.get("vit_pooled224", {})))
+    rows.append(("CLIP ConvNeXt-B trunk @640 (4 stage outputs = ERR-Seg dense stages)",
+                 ours_e("clip_convnext/trunk_stages@640"), tm.get("convnext_trunk640", {}),
+                 orm.get("convnext_trunk640", {})))
+    rows.append(("CLIP ConvNeXt-B image embedding @320 (pooled)", ours_e("clip_convnext/image_pooled@320"),
+                 tm.get("convnext_pooled320", {}), orm.get("convnext_pooled320", {})))
+    rows.append(("CLIP ConvNeXt-B text tower, 150 ADE prompts, all 77 positions",
+                 ours_e("clip_convnext/text_ade150_full77"), tm.get("convnext_text150_full77", {}),
+                 orm.get("convnext_text150_full77", {})))
+    rows.append(("CLIP ConvNeXt-B text tower, 150 ADE prompts — ours stops at the batch's last EOT (same result)",
+                 ours_e("clip_convnext/text_ade150"), tm.get("convnext_text150_full77", {}),
+                 orm.get("convnext_text150_full77", {})))
     for vocab, k in (("ade150", 32), ("ade847", 48)):
         t = te.get(f"{vocab}_K{k}", {})
-        tmed = t.get("median_ms", {})
-        o = om.get(f"errseg/e2e/{vocab}_K{k}", {})
-        row(f"ERR-Seg B end to end @640, {vocab.upper()} (T={ '150' if vocab == 'ade150' else '847'}, K={k}), "
-            "class embeddings cached", o.get("ms"), tmed.get("e2e_cached_text"), None)
-        row(f"ERR-Seg B vocabulary encoding, {vocab.upper()} (text tower, once per vocabulary)",
-            oms(f"errseg/text/{vocab}"), tmed.get("text"), None)
+        tmed, tcpu = t.get("median_ms", {}), t.get("median_cpu_ms", {})
+        T = 150 if vocab == "ade150" else 847
+        rows.append((f"ERR-Seg B end to end @640, {vocab.upper()} (T={T}, K={k}), class embeddings cached",
+                     ours_e(f"errseg/e2e/{vocab}_K{k}"),
+                     {"ms": tmed.get("e2e_cached_text"), "cpu_ms": tcpu.get("e2e_cached_text")}, {}))
+        rows.append((f"ERR-Seg B vocabulary encoding, {vocab.upper()} (text tower, once per vocabulary)",
+                     ours_e(f"errseg/text/{vocab}"), {"ms": tmed.get("text"), "cpu_ms": tcpu.get("text")}, {}))
+    for label, o, t, x in rows:
+        L.append(f"| {label} | {fmt_ms(o.get('ms'))} | {fmt_ms(t.get('ms'))} | {fmt_ms(x.get('ms'))} | "
+                 f"{ratio(t.get('ms'), o.get('ms'))} | {ratio(x.get('ms'), o.get('ms'))} |")
+    L.append("")
+    L.append("Process CPU time per run (all threads), ms — less sensitive to other jobs on a shared machine than "
+             "wall time; OpenMP (PyTorch) and ORT worker threads spin-wait, which counts as CPU time, our pool "
+             "sleeps:")
+    L.append("")
+    L.append("| workload | ours CPU ms | PyTorch CPU ms | ORT CPU ms |")
+    L.append("|---|---:|---:|---:|")
+    for label, o, t, x in rows:
+        L.append(f"| {label} | {fmt_ms(o.get('cpu_ms'))} | {fmt_ms(t.get('cpu_ms'))} | {fmt_ms(x.get('cpu_ms'))} |")
     L.append("")
     L.append("PyTorch ERR-Seg = `bench/pytorch/time_errseg.py` (upstream-equivalent eager code, text tower at the full "
              "77 tokens, as upstream); its `e2e_cached_text` column (preprocess + image + head + postprocess) is compared "
@@ -831,8 +845,10 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 timed run per workload, short op timing, no ADE-847, ours without the full-77 text run")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=None, help="timed runs per model workload (default 5, quick 1)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per model workload (default 3, quick 1)")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--repeats-847", type=int, default=1,
+                    help="timed runs of PyTorch ERR-Seg on ADE-847 (each re-encodes 847 prompts; default 1)")
     ap.add_argument("--op-min-time", type=float, default=None, help="seconds per op repetition (default 0.3, quick 0.05)")
     ap.add_argument("--op-repeats", type=int, default=None, help="repetitions per op (default 3, quick 1)")
     ap.add_argument("--ops-filter", default="", help="regex on op benchmark names")
@@ -856,7 +872,7 @@ def parse_args(argv=None):
     a.cache = a.cache or os.path.join(a.build, "bench_cache")
     a.results = a.results or os.path.join(a.build, "bench_results")
     if a.repeats is None:
-        a.repeats = 1 if a.quick else 5
+        a.repeats = 1 if a.quick else 3
     if a.op_min_time is None:
         a.op_min_time = 0.05 if a.quick else 0.3
     if a.op_repeats is None:
@@ -944,10 +960,10 @@ def main():
             if not args.quick:
                 # The PyTorch pipeline re-encodes all 847 prompts x 77 tokens in every run (minutes):
                 # fewer runs there (the text stage dominates and is reported separately).
-                te["ade847_K48"] = run_torch_errseg(args, models, "ade847", 48, min(args.repeats, 2), 1)
-                state["notes"].append("PyTorch ERR-Seg ADE-847: median of "
-                                      f"{min(args.repeats, 2)} runs after 1 warm-up (each run re-encodes the "
-                                      "847 prompts, several minutes per run).")
+                te["ade847_K48"] = run_torch_errseg(args, models, "ade847", 48, args.repeats_847, 1)
+                state["notes"].append(f"PyTorch ERR-Seg ADE-847: {args.repeats_847} timed run(s) after 1 warm-up "
+                                      "(time_errseg.py re-encodes the 847 prompts x 77 tokens in every run, over a "
+                                      "minute per run; --repeats-847 changes it).")
             state["torch_errseg"] = te
             step_load("torch_errseg.end")
             save()

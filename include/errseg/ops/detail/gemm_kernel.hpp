@@ -1,7 +1,9 @@
 // The one GEMM entry point every op uses: C (+)= op(A) * op(B) on raw row-major fp32 buffers,
-// split across errseg::parallel_for (Eigen itself stays single-threaded in each chunk).
+// split across errseg::parallel_for; each block runs the serial kernel of sgemm.hpp (or Eigen's,
+// single-threaded, where that is unavailable).
 #pragma once
 #include "common.hpp"
+#include "sgemm.hpp"
 
 namespace errseg::ops::detail {
 
@@ -22,7 +24,10 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
         if (!accumulate) C.setZero();
         return;
     }
-    // op(A) rows r0..r1 and op(B) columns c0..c1 as Eigen expressions.
+#if defined(ERRSEG_HAVE_SGEMM)
+    sgemm_serial(m, n, K, {a.p, a.ld, a.trans}, r0, {b.p, b.ld, b.trans}, c0, c + r0 * ldc + c0, ldc, accumulate);
+#else
+    // Portable fallback: Eigen's GEMM on op(A) rows r0..r1 and op(B) columns c0..c1.
     auto run = [&](const auto& A, const auto& B) {
         if (accumulate)
             C.noalias() += A * B;
@@ -37,6 +42,7 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
         run(cmat(a.p + r0, K, m, a.ld).transpose(), cmat(b.p + c0, K, n, b.ld));
     else
         run(cmat(a.p + r0, K, m, a.ld).transpose(), cmat(b.p + c0 * b.ld, n, K, b.ld).transpose());
+#endif
 }
 
 // C[M, N] (+)= op(A)[M, K] * op(B)[K, N]. Splits the larger of M and N into one block per
@@ -50,16 +56,17 @@ inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, 
         gemm_block(0, M, 0, N, K, a, b, c, ldc, accumulate);
         return;
     }
-    // Block boundaries are chosen so every element of C goes through the same Eigen micro-kernel
-    // (and summation order) as in the unsplit product: results never depend on the thread count.
-    // Eigen evaluates a row-major C as C^T = B^T A^T, so our rows are its columns (panels of 4
-    // or 8: split at multiples of 8) and our columns are its rows (peeled by 3 packets, i.e. 24
-    // or 48 floats: split at multiples of 48).
+    // Results never depend on the thread count: the built-in kernel (sgemm.hpp) sums every
+    // element in the same order whatever block it computes. The boundaries (rows at multiples of
+    // 24, columns at multiples of 48) also keep whole register tiles, and make Eigen's fallback
+    // route each element through the same micro-kernel as in the unsplit product (Eigen
+    // evaluates a row-major C as C^T = B^T A^T: our rows are its column panels of 4 or 8, our
+    // columns its rows peeled by 3 packets, 24 or 48 floats).
     if (M >= N) {
-        const int64_t blocks = std::min<int64_t>(threads, (M + 7) / 8);
+        const int64_t blocks = std::min<int64_t>(threads, (M + 23) / 24);
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
             for (int64_t i = b0; i < b1; ++i) {
-                int64_t r0 = (M * i / blocks) / 8 * 8, r1 = i + 1 == blocks ? M : (M * (i + 1) / blocks) / 8 * 8;
+                int64_t r0 = (M * i / blocks) / 24 * 24, r1 = i + 1 == blocks ? M : (M * (i + 1) / blocks) / 24 * 24;
                 gemm_block(r0, r1, 0, N, K, a, b, c, ldc, accumulate);
             }
         });
