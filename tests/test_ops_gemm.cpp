@@ -50,6 +50,30 @@ TEST_CASE("matmul and linear accept fp16 weights") {
     optest::check_f32(ops::linear(load("linear", "x"), w16, load("linear", "b")), ref, "fp16 weight");
 }
 
+TEST_CASE("matmul agrees with a float64 reference across tile and k-block edges") {
+    // M, N not multiples of the 6x16 register tile; K spans three k blocks of 256.
+    const int64_t M = 131, K = 517, N = 83;
+    const Tensor a = optest::random({M, K}, 11), b = optest::random({K, N}, 12);
+    Tensor want = Tensor::empty({M, N});
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            double s = 0;
+            for (int64_t k = 0; k < K; ++k) s += double(a.data<float>()[i * K + k]) * b.data<float>()[k * N + j];
+            want.data<float>()[i * N + j] = float(s);
+        }
+    optest::check_f32(ops::matmul(a, b), want, "131x517x83");
+    optest::check_f32(ops::matmul(a, b.transpose(0, 1).contiguous(), true), want, "131x517x83 trans_b");
+    // op(A) from a transposed view (unit stride along rows) and op(B) from a transposed view.
+    optest::check_f32(ops::matmul(a.transpose(0, 1).contiguous().transpose(0, 1),
+                                  b.transpose(0, 1).contiguous().transpose(0, 1)),
+                      want, "131x517x83 transposed views");
+    // Accumulation onto a bias (linear) over the same shape.
+    const Tensor bias = optest::random({N}, 13);
+    Tensor want_b = Tensor::empty({M, N});
+    for (int64_t i = 0; i < M * N; ++i) want_b.data<float>()[i] = want.data<float>()[i] + bias.data<float>()[i % N];
+    optest::check_f32(ops::linear(a, b.transpose(0, 1).contiguous(), bias), want_b, "linear 131x517x83");
+}
+
 TEST_CASE("gemm shape errors name the shapes") {
     Tensor a = Tensor::zeros({2, 3, 4}), b = Tensor::zeros({5, 6});
     CHECK_THROWS_WITH_AS(ops::matmul(a, b), doctest::Contains("[2, 3, 4]"), Error);
