@@ -816,10 +816,15 @@ def _shape(c):
 
 def versions():
     out = {}
-    code = ("import json, numpy, open_clip, timm\n"
-            "try:\n import onnxruntime; o = onnxruntime.__version__\nexcept Exception: o = None\n"
-            "print(json.dumps({'numpy': numpy.__version__, 'open_clip': open_clip.__version__, "
-            "'timm': timm.__version__, 'onnxruntime': o}))")
+    code = ("import json\n"
+            "from importlib.metadata import version\n"
+            "out = {}\n"
+            "for name, dist in (('numpy', 'numpy'), ('open_clip', 'open_clip_torch'), ('timm', 'timm'),\n"
+            "                   ('onnxruntime', 'onnxruntime'), ('torch', 'torch')):\n"
+            "    try:\n        out[name] = version(dist)\n    except Exception:\n"
+            "        try:\n            out[name] = __import__(name).__version__\n"
+            "        except Exception:\n            out[name] = None\n"
+            "print(json.dumps(out))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     try:
         out = json.loads(p.stdout.strip().splitlines()[-1])

@@ -50,7 +50,7 @@ for h in "${HARNESSES[@]}"; do
   if [ "$rc" -eq 0 ]; then
     result=ok
   else
-    result="FAILED (rc $rc; see $log; inputs: $(ls "$work" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | tr '\n' ' '))"
+    result="FAILED (rc $rc; see $log; inputs: $(ls "$work" | { grep -E '^(crash|leak|timeout|oom|slow-unit)-' || true; } | tr '\n' ' '))"
     status=1
   fi
   read -r n secs <<<"$runs"

@@ -95,6 +95,44 @@ inline bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
     return true;
 }
 
+// Binary PNM (P5/P6) header check, with stb's grammar (whitespace and '#' comments between
+// the numbers; one byte after the maximum value, then the pixels). stb 2.27 must not see:
+// 16-bit files (maximum > 255: it converts them to RGB as if 8-bit and reads past its
+// buffer), numbers longer than an int (signed overflow), or truncated pixel data (it returns
+// uninitialised memory as pixels). Other 'P' files are left to stb (which refuses them).
+inline void check_pnm(const uint8_t* d, size_t n, const std::string& what) {
+    if (n < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return;
+    const int64_t comp = d[1] == '6' ? 3 : 1;
+    size_t i = 2;
+    auto space = [](uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+    auto skip = [&] {
+        for (;;) {
+            while (i < n && space(d[i])) ++i;
+            if (i >= n || d[i] != '#') return;
+            while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
+        }
+    };
+    auto number = [&]() -> int64_t {
+        int64_t v = 0;
+        for (int digits = 0; i < n && d[i] >= '0' && d[i] <= '9'; ++i) {
+            if (++digits > 9) fail(what, ": corrupt PNM image (number too long in its header)");
+            v = v * 10 + (d[i] - '0');
+        }
+        return v;
+    };
+    skip();
+    const int64_t w = number();
+    skip();
+    const int64_t h = number();
+    skip();
+    const int64_t maxval = number();
+    check_image_dims(w, h, what);
+    if (maxval > 255) fail(what, ": 16-bit PNM images are not supported (maximum value ", maxval, "; convert to 8-bit)");
+    const uint64_t need = uint64_t(w * h * comp), have = i < n ? uint64_t(n - i - 1) : 0;
+    if (have < need)
+        fail(what, ": truncated PNM image (", w, "x", h, " needs ", need, " bytes of pixels, the file has ", have, ")");
+}
+
 inline uint32_t read_be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
@@ -109,6 +147,7 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
         check_image_dims(read_be32(data + 16), read_be32(data + 20), what);
     if (format == "JPEG" && !jpeg_huffman_tables_ok(data, n))
         fail(what, ": corrupt JPEG image (invalid Huffman table)");
+    if (format == "PNM") check_pnm(data, n, what);
     const bool supported = format == "PNG" || format == "JPEG" || format == "BMP" || format == "PNM";
     if (!format.empty() && !supported)
         fail(what, ": ", format, " images are not supported (use PNG, JPEG, BMP or PNM)");
