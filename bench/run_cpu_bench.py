@@ -639,6 +639,9 @@ def render(state, args):
     L.append(f"* Date: {R.get('date')}; load average (1/5/15 min) before: {R.get('load_before')}, "
              f"after: {R.get('load_after')}" + ("; **the machine was shared with other jobs during the run, "
                                                 "so absolute times are inflated and noisy**" if R.get("noisy") else ""))
+    if R.get("busy_before") or R.get("busy_after"):
+        L.append(f"* Other busy processes at the start: {'; '.join(R.get('busy_before') or []) or 'none'}; at the end: "
+                 f"{'; '.join(R.get('busy_after') or []) or 'none'} (ours, PyTorch and ORT run at nice 0)")
     oc = R.get("ours_ops", {}).get("context", {})
     L.append(f"* errseg: {oc.get('compiler', '?').split(' (')[0] if oc else '?'} -O3 -march=native, Eigen "
              f"{oc.get('eigen', '?')}, SIMD {oc.get('errseg_simd', '?')}; Google Benchmark {oc.get('library_version', 'Debian 1.7.1')}")
@@ -780,6 +783,19 @@ def render(state, args):
              "permuted view (timm ConvNeXtBlock / LayerNorm2d), `F.group_norm`, `F.gelu`, `F.interpolate`. "
              "A ratio above 1 means we are faster.")
     L.append("")
+    slower = []
+    for name, c in cases.items():
+        o, t = ours_ops.get(name, {}).get("ms"), tops.get(name, {}).get("ms")
+        if o and t and t / o < 0.9:
+            slower.append((t / o, name, c, o, t))
+    if slower:
+        L.append("### Ops where PyTorch is faster (PyTorch / ours < 0.9)")
+        L.append("")
+        for r_, name, c, o, t in sorted(slower):
+            fl = c.get("flops") or 0
+            extra = (f": ours {fl / (o * 1e6):.1f} GFLOP/s vs PyTorch {fl / (t * 1e6):.1f} GFLOP/s" if fl else "")
+            L.append(f"* `{name}` — {r_:.2f}× ({fmt_ms(o)} ms vs {fmt_ms(t)} ms){extra}")
+        L.append("")
     if R.get("notes"):
         L.append("## Notes from this run")
         L.append("")
@@ -787,6 +803,25 @@ def render(state, args):
             L.append(f"* {n}")
         L.append("")
     return "\n".join(L) + "\n"
+
+
+ANALYSIS_BEGIN, ANALYSIS_END = "<!-- analysis:begin -->", "<!-- analysis:end -->"
+
+
+def keep_analysis(text, out_path):
+    """Carries a hand-written section (between the analysis markers) of the existing report over to
+    the regenerated one, after the generated header; numbers in it may then be stale, so it says so."""
+    try:
+        with open(out_path, encoding="utf-8") as f:
+            old = f.read()
+    except OSError:
+        return text
+    b, e = old.find(ANALYSIS_BEGIN), old.find(ANALYSIS_END)
+    if b < 0 or e < b:
+        return text
+    section = old[b:e + len(ANALYSIS_END)]
+    head, sep, rest = text.partition("\n## Machine and software")
+    return head + "\n" + section + "\n" + sep + rest
 
 
 def _shape(c):
@@ -831,6 +866,25 @@ def versions():
     except (ValueError, IndexError):
         pass
     return out
+
+
+def busy_processes():
+    """Other processes using CPU now: 'comm (nice N, P% CPU)'."""
+    try:
+        out = subprocess.run(["ps", "-eo", "pid=,ni=,pcpu=,comm=", "--sort=-pcpu"], capture_output=True,
+                             text=True).stdout
+    except OSError:
+        return []
+    me = os.getpid()
+    res = []
+    for line in out.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) < 4 or int(parts[0]) == me:
+            continue
+        if float(parts[2]) < 20:
+            break
+        res.append(f"{parts[3]} (nice {parts[1]}, {parts[2]}% CPU)")
+    return res[:6]
 
 
 def wait_quiet(limit_s, threshold):
@@ -897,7 +951,7 @@ def main():
         state = read_json(state_path)
         if not state:
             raise SystemExit(f"no results at {state_path}")
-        text = render(state, args)
+        text = keep_analysis(render(state, args), args.out)
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
         print(text)
@@ -924,6 +978,7 @@ def main():
     if args.wait_quiet:
         wait_quiet(args.wait_quiet, args.quiet_load)
     state["load_before"] = loadavg()
+    state["busy_before"] = busy_processes()
     save()
 
     # ---- ops ----
@@ -987,11 +1042,12 @@ def main():
             save()
 
     state["load_after"] = loadavg()
+    state["busy_after"] = busy_processes()
     la = [v for v in state["loads"].values() if v] + [state["load_before"] or [0], state["load_after"] or [0]]
     state["noisy"] = any(v[0] >= args.quiet_load for v in la)
     state["elapsed_min"] = (time.time() - t_start) / 60
     save()
-    text = render(state, args)
+    text = keep_analysis(render(state, args), args.out)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)

@@ -45,8 +45,8 @@ for h in "${HARNESSES[@]}"; do
   # -timeout: one input may take at most 10 s; -rss_limit_mb: a loader must never need 2 GB.
   "$bin" -runs="$EXECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$work/" "${extra[@]}" ${FUZZ_FLAGS:-} "${dirs[@]}" >"$log" 2>&1 || rc=$?
-  runs="$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $2, $5}')"
-  [ -n "$runs" ] || runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}') ?"
+  runs="$({ grep -o 'Done [0-9]* runs in [0-9]* second' "$log" || true; } | tail -1 | awk '{print $2, $5}')"
+  [ -n "$runs" ] || runs="$({ grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" || true; } | awk '{print $2}') ?"
   if [ "$rc" -eq 0 ]; then
     result=ok
   else

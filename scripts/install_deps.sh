@@ -19,7 +19,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
   cmake ninja-build g++ make pkg-config \
   libeigen3-dev libstb-dev doctest-dev libbenchmark-dev \
   python3 python3-pip python3-numpy python3-torch python3-torchvision python3-regex \
-  python3-tqdm python3-yaml libopenblas0-pthread
+  python3-tqdm python3-yaml libopenblas0-pthread \
+  clang libclang-rt-14-dev
 PIP="/usr/bin/python3 -m pip install -q --break-system-packages --disable-pip-version-check"
 $PIP --no-deps "open_clip_torch==2.24.0" "timm==0.9.16"
 $PIP "ftfy==6.3.1" "huggingface_hub<1.0" "safetensors<0.6"

@@ -1,5 +1,7 @@
 // errseg segment: image(s) + vocabulary -> label map PNG, colour overlay PNG, JSON summary
-// (and optionally the decoder's raw logits as .npy), all written atomically.
+// (and optionally the decoder's raw logits as .npy), all written atomically; an image whose
+// processing fails leaves none of its outputs. Resource limits (--max-classes, --max-pixels,
+// --max-memory): docs/LIMITS.md.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -78,6 +80,26 @@ json::Value summary_json(const std::string& image_path, const Image& img, const 
     return j;
 }
 
+// Memory the run needs beyond the model itself, in bytes: the parts that grow with the number
+// of classes T (the stride-4 logits T x S/4 x S/4 and the stride-16 cost maps of all classes,
+// float32) and with the image (decoded RGB, its float copy, label map, overlay: ~26 bytes per
+// pixel). docs/LIMITS.md.
+uint64_t estimated_bytes(uint64_t T, uint64_t S, uint64_t pixels) {
+    const uint64_t per_class = ((S / 4) * (S / 4) + (S / 16) * (S / 16)) * 4;
+    return T * per_class + pixels * 26;
+}
+
+void check_memory(uint64_t estimate, uint64_t limit_mb, const std::string& what) {
+    const uint64_t mb = (estimate + (1u << 20) - 1) >> 20;
+    ERRSEG_CHECK(mb <= limit_mb, what, " needs an estimated ", mb, " MB, more than the --max-memory limit of ",
+                 limit_mb, " MB (use fewer classes or a smaller image, or raise --max-memory)");
+}
+
+uint64_t physical_memory_mb() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? (uint64_t(pages) * uint64_t(page)) >> 20 : uint64_t(1) << 20;
+}
+
 }  // namespace
 
 int cmd_segment(int argc, char** argv) {
@@ -94,6 +116,10 @@ int cmd_segment(int argc, char** argv) {
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
         .option("max-classes", "refuse larger vocabularies", "4096")
+        .option("max-pixels", "refuse larger images (checked from the file header, before decoding)",
+                std::to_string(kMaxImagePixels))
+        .option("max-memory", "refuse runs whose estimated memory (MB) for the class maps and the image exceeds this",
+                std::to_string(physical_memory_mb()))
         .option("crm-ties", "how CRM breaks exact ties: torch-cpu (as upstream on CPU) or lower-index", "torch-cpu")
         .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
         .flag("quiet", "no progress bar");
@@ -105,6 +131,8 @@ int cmd_segment(int argc, char** argv) {
 
     VocabularyLimits limits;
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
+    const int64_t max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
+    const uint64_t max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
     std::vector<std::string> names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
     int top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
     const std::string ties = args.get("crm-ties");
@@ -117,6 +145,9 @@ int cmd_segment(int argc, char** argv) {
     ERRSEG_CHECK(::access(out_dir.c_str(), W_OK) == 0, "output directory '", out_dir, "' is not writable");
 
     auto model = models::ErrSegModel::load(args.get("model"));
+    const uint64_t crop = uint64_t(model.config().input.crop_size);
+    check_memory(estimated_bytes(names.size(), crop, 0), max_memory_mb,
+                 "a vocabulary of " + std::to_string(names.size()) + " classes");
     Tensor class_emb;
     if (args.has("class-embeddings")) {
         class_emb = read_npy(args.get("class-embeddings")).to_f32();
@@ -129,9 +160,14 @@ int cmd_segment(int argc, char** argv) {
     Progress progress(images.size(), !args.flag_set("quiet") && isatty(2));
     int failures = 0;
     for (const std::string& path : images) {
+        std::vector<std::string> written;  // this image's outputs, removed again if a later step fails
         try {
             auto t0 = std::chrono::steady_clock::now();
-            Image img = load_image(path);
+            Image img = load_image(path, max_pixels);
+            check_memory(estimated_bytes(names.size(), crop, uint64_t(img.width) * uint64_t(img.height)),
+                         max_memory_mb, "segmenting a " + std::to_string(img.width) + "x" +
+                                            std::to_string(img.height) + " image with " +
+                                            std::to_string(names.size()) + " classes");
             models::SegmentOptions opt;
             opt.top_k = top_k;
             opt.crm_tie_rule = tie_rule;
@@ -139,6 +175,7 @@ int cmd_segment(int argc, char** argv) {
             double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             const std::string stem = (fs::path(out_dir) / fs::path(path).stem()).string();
             write_label_png(stem + "_labels.png", result.labels, names.size());
+            written.push_back(stem + "_labels.png");
 
             std::vector<int64_t> present;
             {
@@ -151,14 +188,22 @@ int cmd_segment(int argc, char** argv) {
             }
             Image overlay = render_overlay(img, result.labels.data<int32_t>(), names, present);
             write_png(stem + "_overlay.png", overlay.width, overlay.height, 3, overlay.rgb.data());
-            if (args.flag_set("save-logits")) write_npy(stem + "_logits.npy", result.logits);
+            written.push_back(stem + "_overlay.png");
+            if (args.flag_set("save-logits")) {
+                write_npy(stem + "_logits.npy", result.logits);
+                written.push_back(stem + "_logits.npy");
+            }
             std::string js = summary_json(path, img, names, result, ms).dump(2) + "\n";
             write_file_atomic(stem + ".json", js.data(), js.size());
             progress.step(fs::path(path).filename().string());
             if (!isatty(2) || args.flag_set("quiet"))
                 std::cout << path << " -> " << stem << "_{labels,overlay}.png, .json (" << int(ms) << " ms)\n";
-        } catch (const Error& e) {
-            std::cerr << "errseg segment: error: " << path << ": " << e.what() << "\n";
+        } catch (const std::exception& e) {
+            // All of an image's outputs or none: drop the files written before the failure
+            // (the failing write itself leaves nothing: writes are atomic).
+            for (const std::string& f : written) std::remove(f.c_str());
+            const bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+            std::cerr << "errseg segment: error: " << path << ": " << (oom ? "out of memory" : e.what()) << "\n";
             ++failures;
         }
     }

@@ -23,6 +23,7 @@ import _compat_pickle
 import collections
 import io
 import pickle
+import struct
 
 import numpy as np
 
@@ -240,8 +241,11 @@ def _script_class(qualified_name):
     return cls
 
 
-class SafeUnpickler(pickle.Unpickler):
+class SafeUnpickler(pickle._Unpickler):
     """Unpickles a PyTorch ``data.pkl`` with allow-listed globals only.
+
+    Based on the pure-Python unpickler: its memo is a dict, whereas the C unpickler sizes an
+    array by the largest memo index, so a 12-byte pickle could make it allocate gigabytes.
 
     ``resolve_storage(pid)`` maps a persistent id to a ``StorageRef`` (done by the archive reader,
     which knows where the bytes are and checks their size).
@@ -294,5 +298,5 @@ def safe_loads(data, resolve_storage, allow_script_objects=True):
     except RecursionError:
         raise ConvertError("pickle nests too deeply") from None
     except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError,
-            KeyError, UnicodeDecodeError, MemoryError, OverflowError) as exc:
+            KeyError, UnicodeDecodeError, MemoryError, OverflowError, struct.error) as exc:
         raise ConvertError(f"malformed pickle: {type(exc).__name__}: {exc}") from None

@@ -18,6 +18,7 @@ compression method, declared storage sizes against the entry sizes, and the pick
 import posixpath
 import re
 import zipfile
+import zlib
 
 from .dtypes import SAFETENSORS_DTYPES
 from .errors import ConvertError
@@ -99,7 +100,8 @@ class TorchZipArchive:
         try:
             with self._zip.open(info, "r") as f:
                 data = f.read(info.file_size + 1)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        # NotImplementedError: unsupported zip features; zlib.error: corrupt deflate data.
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, zlib.error) as exc:
             raise ConvertError(f"{self.path}: cannot read zip entry {info.filename!r} (truncated "
                                f"or corrupted archive?): {exc}") from None
         if len(data) != info.file_size:

@@ -26,21 +26,31 @@ inline std::string shape_str(const Shape& s) {
     return os.str();
 }
 
+// Element count; 0 when any dimension is 0 (whatever the others are: shapes read from files
+// may pair a 0 with huge dimensions). A product beyond int64 is an error, not an overflow.
 inline int64_t shape_numel(const Shape& s) {
     int64_t n = 1;
+    bool zero = false;
     for (int64_t d : s) {
         ERRSEG_CHECK(d >= 0, "negative dimension in shape ", shape_str(s));
+        zero = zero || d == 0;
+    }
+    if (zero) return 0;
+    for (int64_t d : s) {
+        ERRSEG_CHECK(n <= INT64_MAX / d, "shape ", shape_str(s), " has more than 2^63 elements");
         n *= d;
     }
     return n;
 }
 
+// Row-major strides. With a 0 dimension the product of the dimensions to its right can exceed
+// int64 (no element is ever addressed then): it saturates instead of overflowing.
 inline Shape contiguous_strides(const Shape& s) {
     Shape st(s.size());
     int64_t acc = 1;
     for (size_t i = s.size(); i-- > 0;) {
         st[i] = acc;
-        acc *= s[i];
+        acc = s[i] != 0 && acc > INT64_MAX / s[i] ? INT64_MAX : acc * s[i];
     }
     return st;
 }

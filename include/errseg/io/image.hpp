@@ -36,20 +36,32 @@ struct Image {
 
 namespace detail {
 
-inline void check_image_dims(int64_t w, int64_t h, const std::string& what) {
+// max_pixels: a caller's stricter total (e.g. `errseg segment --max-pixels`); kMaxImagePixels
+// and kMaxImageSide always apply.
+inline void check_image_dims(int64_t w, int64_t h, const std::string& what, int64_t max_pixels = kMaxImagePixels) {
     ERRSEG_CHECK(w > 0 && h > 0, what, ": invalid image dimensions ", w, "x", h);
     ERRSEG_CHECK(w <= kMaxImageSide && h <= kMaxImageSide && w * h <= kMaxImagePixels, what,
                  ": image is ", w, "x", h, ", larger than the limit of ", kMaxImageSide,
                  " pixels per side and ", kMaxImagePixels / (1 << 20), " Mpixel");
+    ERRSEG_CHECK(w * h <= max_pixels, what, ": image is ", w, "x", h, " (", w * h,
+                 " pixels), larger than the limit of ", max_pixels, " pixels");
 }
 
 // The container format from the leading magic bytes ("" when not recognised). stb tries
 // every decoder in turn and only reports the last one's complaint, so this lets errors
 // say which format a broken file claimed to be.
+// Offset just past a JPEG's SOI marker, 0 when there is none. Like stb, any number of 0xFF
+// fill bytes may precede the D8 ("FF FF D8" is a JPEG to stb too).
+inline size_t jpeg_soi_end(const uint8_t* d, size_t n) {
+    size_t i = 0;
+    while (i < n && d[i] == 0xFF) ++i;
+    return i >= 1 && i < n && d[i] == 0xD8 ? i + 1 : 0;
+}
+
 inline const char* sniff_image_format(const uint8_t* d, size_t n) {
     auto starts = [&](const char* magic, size_t len) { return n >= len && std::memcmp(d, magic, len) == 0; };
     if (starts("\x89PNG\r\n\x1a\n", 8)) return "PNG";
-    if (starts("\xFF\xD8\xFF", 3)) return "JPEG";
+    if (jpeg_soi_end(d, n)) return "JPEG";
     if (starts("BM", 2)) return "BMP";
     if (starts("GIF8", 4)) return "GIF";
     if (starts("8BPS", 4)) return "PSD";
@@ -63,7 +75,7 @@ inline const char* sniff_image_format(const uint8_t* d, size_t n) {
 // Bytes read past the end count as 0, as in stb.
 inline bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
     auto byte = [&](size_t i) -> unsigned { return i < n ? d[i] : 0u; };
-    size_t i = 2;  // after SOI
+    size_t i = jpeg_soi_end(d, n);  // after SOI
     while (i + 1 < n) {
         if (d[i] != 0xFF) {  // entropy-coded data
             ++i;
@@ -100,7 +112,7 @@ inline bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
 // 16-bit files (maximum > 255: it converts them to RGB as if 8-bit and reads past its
 // buffer), numbers longer than an int (signed overflow), or truncated pixel data (it returns
 // uninitialised memory as pixels). Other 'P' files are left to stb (which refuses them).
-inline void check_pnm(const uint8_t* d, size_t n, const std::string& what) {
+inline void check_pnm(const uint8_t* d, size_t n, const std::string& what, int64_t max_pixels) {
     if (n < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return;
     const int64_t comp = d[1] == '6' ? 3 : 1;
     size_t i = 2;
@@ -126,7 +138,7 @@ inline void check_pnm(const uint8_t* d, size_t n, const std::string& what) {
     const int64_t h = number();
     skip();
     const int64_t maxval = number();
-    check_image_dims(w, h, what);
+    check_image_dims(w, h, what, max_pixels);
     if (maxval > 255) fail(what, ": 16-bit PNM images are not supported (maximum value ", maxval, "; convert to 8-bit)");
     const uint64_t need = uint64_t(w * h * comp), have = i < n ? uint64_t(n - i - 1) : 0;
     if (have < need)
@@ -137,17 +149,18 @@ inline uint32_t read_be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
 
-inline Image decode_image(const uint8_t* data, size_t n, const std::string& what) {
+inline Image decode_image(const uint8_t* data, size_t n, const std::string& what,
+                          int64_t max_pixels = kMaxImagePixels) {
     ERRSEG_CHECK(data != nullptr && n > 0, what, ": image data is empty");
     ERRSEG_CHECK(n <= size_t(INT_MAX), what, ": image data is too large (", n, " bytes)");
     const std::string format = sniff_image_format(data, n);
     // PNG: read the IHDR dimensions ourselves, so absurd sizes get a precise message (stb
     // refuses them too, but its reason is lost behind "unknown image type").
     if (format == "PNG" && n >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0)
-        check_image_dims(read_be32(data + 16), read_be32(data + 20), what);
+        check_image_dims(read_be32(data + 16), read_be32(data + 20), what, max_pixels);
     if (format == "JPEG" && !jpeg_huffman_tables_ok(data, n))
         fail(what, ": corrupt JPEG image (invalid Huffman table)");
-    if (format == "PNM") check_pnm(data, n, what);
+    if (format == "PNM") check_pnm(data, n, what, max_pixels);
     const bool supported = format == "PNG" || format == "JPEG" || format == "BMP" || format == "PNM";
     if (!format.empty() && !supported)
         fail(what, ": ", format, " images are not supported (use PNG, JPEG, BMP or PNM)");
@@ -156,7 +169,7 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
         if (!format.empty()) fail(what, ": corrupt or unsupported ", format, " image (cannot read its header)");
         fail(what, ": not a readable image (unknown format; supported: PNG, JPEG, BMP, PNM)");
     }
-    check_image_dims(w, h, what);  // before decoding allocates anything
+    check_image_dims(w, h, what, max_pixels);  // before decoding allocates anything
 
     int w2 = 0, h2 = 0, comp2 = 0;
     std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, int(n), &w2, &h2, &comp2, 3),
@@ -195,19 +208,20 @@ inline void put_png_chunk(std::vector<uint8_t>& out, const char type[4], const s
 
 }  // namespace detail
 
-// Decodes an image file to RGB. Errors name the file and the problem.
-inline Image load_image(const std::string& path) {
+// Decodes an image file to RGB. Errors name the file and the problem. Images with more than
+// max_pixels pixels are refused from their header, before any pixel memory is allocated.
+inline Image load_image(const std::string& path, int64_t max_pixels = kMaxImagePixels) {
     std::shared_ptr<MappedFile> map;
     try {
         map = std::make_shared<MappedFile>(path);
     } catch (const Error& e) {
         fail("cannot read image file '", path, "': ", e.what());
     }
-    return detail::decode_image(map->data(), map->bytes(), "image file '" + path + "'");
+    return detail::decode_image(map->data(), map->bytes(), "image file '" + path + "'", max_pixels);
 }
 
-inline Image load_image_from_memory(const uint8_t* data, size_t n) {
-    return detail::decode_image(data, n, "image in memory");
+inline Image load_image_from_memory(const uint8_t* data, size_t n, int64_t max_pixels = kMaxImagePixels) {
+    return detail::decode_image(data, n, "image in memory", max_pixels);
 }
 
 // float32 [1, 3, H, W] with values 0..255 (the model's normalisation is done elsewhere).

@@ -5,9 +5,11 @@
 //
 // Weights objects are cheap handles: copies and scopes share one opened file and one cache.
 // F32 tensors are zero-copy read-only views into the memory map; F16/BF16 tensors are
-// converted to float32 once and cached. Thread-safe.
+// converted to float32 once and cached. Each float tensor is checked for NaN/Inf on its first
+// read (get() fails naming the tensor). Thread-safe.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,17 +57,22 @@ public:
         const SafetensorsFile::Entry& e = s.file.entry(full);
         Tensor t;
         switch (e.dtype) {
-            case DType::F32:
-                t = s.file.get(full);
-                // A view into the map costs nothing to recreate; an (unaligned) copy is cached.
-                if (!dynamic_cast<const MappedFile*>(t.storage().get())) s.cache[full] = t;
-                break;
+            case DType::F32: t = s.file.get(full); break;
             case DType::F16:
-            case DType::BF16: t = s.file.get(full).to_f32(); s.cache[full] = t; break;
+            case DType::BF16: t = s.file.get(full).to_f32(); break;
             default:
                 fail("tensor '", full, "' in model file ", path(), " has dtype ", dtype_name(e.dtype),
                      ", expected a floating-point type (F32, F16 or BF16)");
         }
+        // Every weight is scanned for NaN/Inf once, on its first read (a cheap pass over bytes
+        // that are about to be used anyway): a corrupt file fails at load, naming the tensor,
+        // instead of silently producing NaN logits.
+        if (!s.finite_checked.count(full)) {
+            check_finite(t, full);
+            s.finite_checked.insert(full);
+        }
+        // A view into the map costs nothing to recreate; converted or (unaligned) copies are cached.
+        if (!dynamic_cast<const MappedFile*>(t.storage().get())) s.cache[full] = t;
         return t;
     }
 
@@ -162,9 +169,25 @@ private:
         std::mutex mutex;
         std::unordered_map<std::string, Tensor> cache;  // converted F16/BF16 tensors
         std::set<std::string> used;
+        std::set<std::string> finite_checked;  // tensors already scanned for NaN/Inf
         json::Value config;
         bool config_parsed = false;
     };
+
+    // Fails when a float32 tensor holds NaN or +-Inf.
+    void check_finite(const Tensor& t, const std::string& full) const {
+        const uint32_t* bits = static_cast<const uint32_t*>(t.raw());  // contiguous F32
+        const size_t n = size_t(t.numel());
+        size_t bad = 0;
+        for (size_t i = 0; i < n; ++i) bad += (bits[i] & 0x7F800000u) == 0x7F800000u;
+        if (bad == 0) return;
+        size_t first = 0;
+        while ((bits[first] & 0x7F800000u) != 0x7F800000u) ++first;
+        float v;
+        std::memcpy(&v, bits + first, sizeof v);
+        fail("tensor '", full, "' in model file ", path(), " holds ", bad, " non-finite value", bad > 1 ? "s" : "",
+             " (NaN/Inf; first: ", v, " at element ", first, "): the model file is corrupt");
+    }
 
     Shared& shared() const {
         ERRSEG_CHECK(shared_, "Weights: no model file opened");

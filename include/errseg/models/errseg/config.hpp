@@ -122,6 +122,9 @@ struct ErrSegConfig {
         ERRSEG_CHECK(input.crop_size >= 16 && input.crop_size % 16 == 0,
                      "ERR-Seg config: crop_size must be a positive multiple of 16 (the up-decoders join ",
                      "stride-16/8/4 maps), got ", input.crop_size);
+        for (int i = 0; i < 3; ++i)  // the input is divided by them: 0 would turn it into Inf/NaN
+            ERRSEG_CHECK(input.pixel_std[i] > 0 && input.pixel_std[i] < 1e30f,
+                         "ERR-Seg config: pixel_std must be positive, got ", input.pixel_std[i]);
         ERRSEG_CHECK(prompt_template.find("{}") != std::string::npos,
                      "ERR-Seg config: prompt_template has no '{}' placeholder");
     }
