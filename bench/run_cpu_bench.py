@@ -318,33 +318,32 @@ _GB_KEYS = {"name", "run_name", "run_type", "repetitions", "repetition_index", "
             "aggregate_name", "aggregate_unit", "error_occurred", "error_message"}
 
 
-def run_ours_ops(args, exe, out):
+def dump_op_cases(args, exe):
     cases = os.path.join(args.results, "op_cases.json")
-    env = timing_env(args.threads)
-    run([exe, f"--threads={args.threads}", f"--dump_cases={cases}"], env=env)
-    flt = args.ops_filter or "."
-    run([exe, f"--threads={args.threads}", f"--benchmark_filter={flt}",
-         f"--benchmark_min_time={args.op_min_time}", f"--benchmark_repetitions={args.op_repeats}",
-         "--benchmark_format=console", f"--benchmark_out={out}", "--benchmark_out_format=json"], env=env)
+    run([exe, f"--threads={args.threads}", f"--dump_cases={cases}"], env=timing_env(args.threads))
     return cases
 
 
-def run_ours_models(args, exe, models, groups):
+def run_ours_ops(args, exe, flt, out):
+    run([exe, f"--threads={args.threads}", f"--benchmark_filter={flt}",
+         f"--benchmark_min_time={args.op_min_time}", f"--benchmark_repetitions={args.op_repeats}",
+         "--benchmark_format=console", f"--benchmark_out={out}", "--benchmark_out_format=json"],
+        env=timing_env(args.threads), check=False)
+    return gbench_results(out)
+
+
+def run_ours_models(args, exe, models, key, flt):
     """One process per group (so peak RSS is per workload)."""
-    env = timing_env(args.threads)
-    results = {}
-    for key, flt in groups:
-        out = os.path.join(args.results, f"ours_models_{key}.json")
-        rc, _ = run([exe, f"--threads={args.threads}", f"--vit={models['vit']}", f"--convnext={models['convnext']}",
-                     f"--errseg={models['errseg']}", f"--image={models['image']}", f"--warmup={args.warmup}",
-                     f"--benchmark_filter={flt}", f"--benchmark_repetitions={args.repeats}",
-                     "--benchmark_format=console", f"--benchmark_out={out}", "--benchmark_out_format=json"],
-                    env=env, check=False)
-        r = gbench_results(out)
-        if rc != 0:
-            r["failed"] = f"exit {rc}"
-        results[key] = r
-    return results
+    out = os.path.join(args.results, f"ours_models_{key}.json")
+    rc, _ = run([exe, f"--threads={args.threads}", f"--vit={models['vit']}", f"--convnext={models['convnext']}",
+                 f"--errseg={models['errseg']}", f"--image={models['image']}", f"--warmup={args.warmup}",
+                 f"--benchmark_filter={flt}", f"--benchmark_repetitions={args.repeats}",
+                 "--benchmark_format=console", f"--benchmark_out={out}", "--benchmark_out_format=json"],
+                env=timing_env(args.threads), check=False)
+    r = gbench_results(out)
+    if rc != 0:
+        r["failed"] = f"exit {rc}"
+    return r
 
 
 # ----------------------------------------------------------------------------------------------
@@ -412,9 +411,60 @@ def worker_torch_ops(spec):
                 continue
             sec, n = op_time(fn, spec["min_time"], spec["repeats"])
             res[c["name"]] = {"ms": sec * 1e3, "iterations": n, "flops": c["flops"], "bytes": c["bytes"]}
+            if spec.get("onnx_dir") and op in ("linear", "conv2d"):
+                res[c["name"]]["onnx"] = _export_op(c, spec["onnx_dir"])
             print(f"  torch {c['name']:45s} {sec * 1e3:9.3f} ms"
                   + (f"  {c['flops'] / sec / 1e9:7.1f} GFLOP/s" if c["flops"] else ""), flush=True)
     return {"ops": res, "env": torch_env()}
+
+
+def _export_op(c, onnx_dir):
+    """The op as a one-node ONNX model (weights as initialisers), for ORT's kernels; path or None."""
+    import torch
+    p = c["params"]
+    path = os.path.join(onnx_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", c["name"]) + ".onnx")
+    if os.path.exists(path):
+        return path
+    os.makedirs(onnx_dir, exist_ok=True)
+    try:
+        if c["op"] == "linear":
+            mod, x = torch.nn.Linear(p["K"], p["N"]), torch.rand(p["M"], p["K"])
+        else:
+            mod = torch.nn.Conv2d(p["C"], p["O"], p["k"], p["stride"], p["pad"], groups=p.get("groups", 1))
+            x = torch.rand(p["N"], p["C"], p["H"], p["W"])
+        with torch.no_grad():
+            torch.onnx.export(mod.eval(), (x,), path + ".tmp", opset_version=17, input_names=["x"])
+        os.replace(path + ".tmp", path)
+        return path
+    except Exception as e:  # noqa: BLE001
+        print(f"  ONNX export of {c['name']} failed: {e}", flush=True)
+        return None
+
+
+def worker_ort_ops(spec):
+    import numpy as np
+    import onnxruntime as ort
+    rng = np.random.default_rng(0)
+    res = {}
+    for name, e in spec["ops"].items():
+        path = e.get("onnx")
+        if not path:
+            continue
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = spec["threads"]
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+            inp = sess.get_inputs()[0]
+            x = rng.uniform(-1, 1, [int(d) for d in inp.shape]).astype(np.float32)
+            sec, n = op_time(lambda: sess.run(None, {inp.name: x}), spec["min_time"], spec["repeats"])
+            res[name] = {"ms": sec * 1e3, "iterations": n, "flops": e.get("flops")}
+            print(f"  ort   {name:45s} {sec * 1e3:9.3f} ms"
+                  + (f"  {e['flops'] / sec / 1e9:7.1f} GFLOP/s" if e.get("flops") else ""), flush=True)
+        except Exception as ex:  # noqa: BLE001
+            res[name] = {"error": f"{type(ex).__name__}: {str(ex)[:200]}"}
+    return {"ops": res, "env": {"onnxruntime": ort.__version__}}
 
 
 def torch_env():
@@ -556,7 +606,7 @@ def worker_ort(spec):
 
 
 WORKERS = {"torch-ops": worker_torch_ops, "torch-models": worker_torch_models, "export": worker_export,
-           "ort": worker_ort}
+           "ort": worker_ort, "ort-ops": worker_ort_ops}
 
 
 def run_worker(kind, spec, args, out):
@@ -602,6 +652,13 @@ def render(state, args):
     R = state
     info, threads = R["machine"], R["threads"]
     peak, peak_desc = fma_peak(info, threads)
+    measured = R.get("ours_ops", {}).get("benchmarks", {}).get("peak/fma_avx2", {}).get("counters", {}).get("FLOP/s")
+    if measured:
+        nominal = f"{peak:.1f}" if peak else "?"
+        peak = measured / 1e9
+        peak_desc = (f"**{peak:.0f} GFLOP/s measured** on {threads} threads by `bench_ops` `peak/fma_avx2` (independent "
+                     f"AVX2 FMA chains in registers, i.e. at the clock the cores really run); the nominal estimate "
+                     f"{peak_desc.split(' = ')[0]} gives {nominal} GFLOP/s, so the cores run above that clock")
     ours_m = R.get("ours_models", {})
     om = {}
     for grp in ours_m.values():
@@ -762,26 +819,33 @@ def render(state, args):
     cases = {c["name"]: c for c in read_json(os.path.join(args.results, "op_cases.json"), [])}
     L.append("## Ops at the model shapes")
     L.append("")
-    L.append(f"FMA peak assumption: {peak_desc}." if peak else f"FMA peak: {peak_desc}.")
+    L.append(f"FP32 FMA peak used for “% peak”: {peak_desc}.")
     L.append("")
-    L.append("| op / shape | ours ms | ours GFLOP/s | % peak | PyTorch ms | PyTorch GFLOP/s | PyTorch / ours |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    xops = R.get("ort_ops", {}).get("ops", {})
+    L.append("| op / shape | ours ms | ours GFLOP/s | ours % peak | PyTorch ms | PyTorch GFLOP/s | PyTorch / ours "
+             "| ORT GFLOP/s | ORT / ours |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def gf(fl, ms):
+        return fl / (ms * 1e6) if fl and ms else None
+
     for name, c in cases.items():
         o = ours_ops.get(name, {}).get("ms")
         t = tops.get(name, {}).get("ms")
+        x = xops.get(name, {}).get("ms")
         if o is None and t is None:
             continue
         fl = c.get("flops") or 0
-        og = fl / (o * 1e6) if fl and o else None
-        tg = fl / (t * 1e6) if fl and t else None
+        og, tg, xg = gf(fl, o), gf(fl, t), gf(fl, x)
         pp = f"{100 * og / peak:.0f}%" if og and peak else "—"
         L.append(f"| `{name}` {_shape(c)} | {fmt_ms(o)} | {f'{og:.1f}' if og else '—'} | {pp} | {fmt_ms(t)} | "
-                 f"{f'{tg:.1f}' if tg else '—'} | {ratio(t, o)} |")
+                 f"{f'{tg:.1f}' if tg else '—'} | {ratio(t, o)} | {f'{xg:.1f}' if xg else '—'} | {ratio(x, o)} |")
     L.append("")
     L.append("PyTorch ops: `F.linear` (OpenBLAS sgemm), `F.conv2d` / `F.conv_transpose2d` (oneDNN), attention as "
              "upstream computes it under torch < 2.2 (`softmax(q·kᵀ·scale [+ causal mask]) @ v`), `F.layer_norm` on the "
              "permuted view (timm ConvNeXtBlock / LayerNorm2d), `F.group_norm`, `F.gelu`, `F.interpolate`. "
-             "A ratio above 1 means we are faster.")
+             "ORT: the op alone (`nn.Linear` / `nn.Conv2d` exported to a one-node ONNX graph: MLAS kernels), "
+             "linear and conv2d only. A ratio above 1 means we are faster.")
     L.append("")
     slower = []
     for name, c in cases.items():
@@ -908,6 +972,7 @@ def parse_args(argv=None):
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats-847", type=int, default=1,
                     help="timed runs of PyTorch ERR-Seg on ADE-847 (each re-encodes 847 prompts; default 1)")
+    ap.add_argument("--warmup-847", type=int, default=0, help="warm-up runs of PyTorch ERR-Seg on ADE-847 (default 0)")
     ap.add_argument("--op-min-time", type=float, default=None, help="seconds per op repetition (default 0.3, quick 0.05)")
     ap.add_argument("--op-repeats", type=int, default=None, help="repetitions per op (default 3, quick 1)")
     ap.add_argument("--ops-filter", default="", help="regex on op benchmark names")
@@ -981,65 +1046,101 @@ def main():
     state["busy_before"] = busy_processes()
     save()
 
+    # Engines run back to back per workload group (ours, PyTorch, ORT), so that they see the same
+    # background load on a shared machine.
+    def merge(dst_key, r, sub):
+        d = state.setdefault(dst_key, {})
+        d.setdefault(sub, {}).update(r.get(sub, {}))
+        for k, v in r.items():
+            if k != sub:
+                d[k] = v
+
     # ---- ops ----
     if not args.no_ops:
-        step_load("ops.start")
-        out = os.path.join(args.results, "ours_ops.json")
-        cases = run_ours_ops(args, exes[0], out)
-        state["ours_ops"] = gbench_results(out)
-        save()
-        if not args.no_torch:
-            state["torch_ops"] = run_worker("torch-ops", {"cases": cases, "threads": args.threads,
-                                                          "min_time": args.op_min_time, "repeats": args.op_repeats,
-                                                          "filter": args.ops_filter},
-                                            args, os.path.join(args.results, "torch_ops.json"))
+        cases = dump_op_cases(args, exes[0])
+        step_load("ops.peak")
+        merge("ours_ops", run_ours_ops(args, exes[0], "^peak/", os.path.join(args.results, "ours_ops_peak.json")),
+              "benchmarks")
+        families = ["linear", "conv2d", "conv2d_dw", "conv_transpose2d", "attention",
+                    "layer_norm|layer_norm_nhwc|layer_norm2d|group_norm", "gelu", "resize_bilinear"]
+        user = re.compile(args.ops_filter or ".")
+        for fam in families:
+            names = [c["name"] for c in read_json(cases) if re.match(f"^({fam})/", c["name"]) and user.search(c["name"])]
+            if not names:
+                continue
+            key = fam.split("|")[0]
+            step_load(f"ops.{key}")
+            flt = "^(" + "|".join(re.escape(n) for n in names) + ")(/|$)"
+            r = run_ours_ops(args, exes[0], flt, os.path.join(args.results, f"ours_ops_{key}.json"))
+            merge("ours_ops", r, "benchmarks")
+            if not args.no_torch:
+                onnx_dir = os.path.join(args.cache, "onnx_ops") if not args.no_ort else None
+                t = run_worker("torch-ops", {"cases": cases, "threads": args.threads, "min_time": args.op_min_time,
+                                             "repeats": args.op_repeats, "filter": flt, "onnx_dir": onnx_dir},
+                               args, os.path.join(args.results, f"torch_ops_{key}.json"))
+                merge("torch_ops", t, "ops")
+                if onnx_dir and any(v.get("onnx") for v in t.get("ops", {}).values()):
+                    o = run_worker("ort-ops", {"ops": t["ops"], "threads": args.threads, "min_time": args.op_min_time,
+                                               "repeats": args.op_repeats},
+                                   args, os.path.join(args.results, f"ort_ops_{key}.json"))
+                    merge("ort_ops", o, "ops")
+            save()
         step_load("ops.end")
-        save()
 
     # ---- models ----
     if not args.no_models:
-        tower_workloads = ["vit_pooled224", "convnext_trunk640", "convnext_pooled320", "convnext_text150_full77"]
-        groups = [("vit", "^clip_vit"), ("convnext", "^clip_convnext/(trunk|image)"),
-                  ("text", "^clip_convnext/text"), ("errseg150", "^errseg/e2e/ade150"), ("errseg_text", "^errseg/text")]
-        if not args.quick:
-            groups.insert(4, ("errseg847", "^errseg/e2e/ade847"))
-        else:
-            groups = [(k, f) if k != "text" else (k, "^clip_convnext/text_ade150/") for k, f in groups]
-            groups = [(k, f) if k != "errseg_text" else (k, "^errseg/text/ade150") for k, f in groups]
-        step_load("ours_models.start")
-        state["ours_models"] = run_ours_models(args, exes[1], models, groups)
-        step_load("ours_models.end")
-        save()
         spec = {"threads": args.threads, "warmup": args.warmup, "repeats": args.repeats,
-                "models": models, "workloads": tower_workloads, "onnx_dir": args.cache}
-        if not args.no_torch:
-            state["torch_models"] = run_worker("torch-models", spec, args, os.path.join(args.results, "torch_models.json"))
-            step_load("torch_models.end")
-            save()
-            te = {"ade150_K32": run_torch_errseg(args, models, "ade150", 32, args.repeats, args.warmup)}
-            if not args.quick:
-                # The PyTorch pipeline re-encodes all 847 prompts x 77 tokens in every run (minutes):
-                # fewer runs there (the text stage dominates and is reported separately).
-                te["ade847_K48"] = run_torch_errseg(args, models, "ade847", 48, args.repeats_847, 1)
-                state["notes"].append(f"PyTorch ERR-Seg ADE-847: {args.repeats_847} timed run(s) after 1 warm-up "
-                                      "(time_errseg.py re-encodes the 847 prompts x 77 tokens in every run, over a "
-                                      "minute per run; --repeats-847 changes it).")
-            state["torch_errseg"] = te
-            step_load("torch_errseg.end")
-            save()
+                "models": models, "onnx_dir": args.cache}
+        tower_workloads = ["vit_pooled224", "convnext_trunk640", "convnext_pooled320", "convnext_text150_full77"]
+        exported = {}
         if not args.no_ort:
             import numpy as np
             import open_clip
             tok = os.path.join(args.cache, "ade150_tokens.npy")
             np.save(tok, open_clip.tokenize(ade_prompts("ade150")).numpy())
-            exported = run_worker("export", spec, args, os.path.join(args.results, "onnx_export.json"))
-            ort_spec = dict(spec, exported=exported, tokens_npy=tok)
-            state["ort_models"] = run_worker("ort", ort_spec, args, os.path.join(args.results, "ort_models.json"))
-            for name, r in state["ort_models"].get("models", {}).items():
-                if "error" in r:
-                    state["notes"].append(f"ORT {name}: skipped — {r['error']}")
-            step_load("ort.end")
+            exported = run_worker("export", dict(spec, workloads=tower_workloads), args,
+                                  os.path.join(args.results, "onnx_export.json"))
+        text_flt = "^clip_convnext/text_ade150/" if args.quick else "^clip_convnext/text"
+        groups = [  # (key, our benchmark filter, PyTorch/ORT tower workloads, ERR-Seg vocab run)
+            ("vit", "^clip_vit", ["vit_pooled224"], None),
+            ("convnext", "^clip_convnext/(trunk|image)", ["convnext_trunk640", "convnext_pooled320"], None),
+            ("text", text_flt, ["convnext_text150_full77"], None),
+            ("errseg150", "^errseg/(e2e|text)/ade150", [], ("ade150", 32)),
+        ]
+        if not args.quick:
+            groups.append(("errseg847", "^errseg/(e2e|text)/ade847", [], ("ade847", 48)))
+        for key, flt, towers, errseg in groups:
+            step_load(f"models.{key}")
+            state.setdefault("ours_models", {})[key] = run_ours_models(args, exes[1], models, key, flt)
             save()
+            if towers and not args.no_torch:
+                t = run_worker("torch-models", dict(spec, workloads=towers), args,
+                               os.path.join(args.results, f"torch_models_{key}.json"))
+                merge("torch_models", t, "models")
+                save()
+            if towers and not args.no_ort:
+                o = run_worker("ort", dict(spec, workloads=towers, exported=exported, tokens_npy=tok), args,
+                               os.path.join(args.results, f"ort_models_{key}.json"))
+                merge("ort_models", o, "models")
+                for name, r in o.get("models", {}).items():
+                    if "error" in r:
+                        state["notes"].append(f"ORT {name}: skipped — {r['error']}")
+                save()
+            if errseg and not args.no_torch:
+                vocab, k = errseg
+                if vocab == "ade847":
+                    # time_errseg.py re-encodes all 847 prompts x 77 tokens in every run (minutes per run)
+                    reps, warm = args.repeats_847, args.warmup_847
+                    state["notes"].append(
+                        f"PyTorch ERR-Seg ADE-847: {reps} timed run(s) after {warm} warm-up run(s) — time_errseg.py "
+                        "re-encodes the 847 prompts × 77 tokens in every run (minutes per run); "
+                        "--repeats-847 / --warmup-847 change it.")
+                else:
+                    reps, warm = args.repeats, args.warmup
+                state.setdefault("torch_errseg", {})[f"{vocab}_K{k}"] = run_torch_errseg(args, models, vocab, k,
+                                                                                         reps, warm)
+                save()
+        step_load("models.end")
 
     state["load_after"] = loadavg()
     state["busy_after"] = busy_processes()
