@@ -225,14 +225,59 @@ def fma_peak(info, threads):
 # step 1: build
 
 def ensure_build(args):
+    """Configures once, then always rebuilds incrementally: the binaries must match the headers now in
+    the tree (a no-op when nothing changed)."""
     exes = [os.path.join(args.build, "bench", n) for n in ("bench_ops", "bench_models")]
-    if all(os.path.exists(e) for e in exes) and not args.rebuild:
-        return exes
-    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-    run(["cmake", "-S", REPO, "-B", args.build, *gen, "-DCMAKE_BUILD_TYPE=Release", "-DERRSEG_BENCH=ON",
-         "-DERRSEG_TESTS=OFF"])
-    run(["cmake", "--build", args.build, "-j", str(os.cpu_count() or 2), "--target", "bench_ops", "bench_models"])
+    if not os.path.exists(os.path.join(args.build, "CMakeCache.txt")):
+        gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+        run(["cmake", "-S", REPO, "-B", args.build, *gen, "-DCMAKE_BUILD_TYPE=Release", "-DERRSEG_BENCH=ON",
+             "-DERRSEG_TESTS=OFF"])
+    if not args.no_build:
+        run(["cmake", "--build", args.build, "-j", str(os.cpu_count() or 2), "--target", "bench_ops", "bench_models"])
     return exes
+
+
+def source_digest():
+    """sha256 over the library headers and our bench sources (identifies the code that was measured
+    without asking git)."""
+    import hashlib
+    h = hashlib.sha256()
+    files = []
+    for root in (os.path.join(REPO, "include"), HERE):
+        for d, _, names in os.walk(root):
+            files += [os.path.join(d, n) for n in names if n.endswith((".hpp", ".cpp", ".cuh", ".h"))]
+    for f in sorted(files):
+        if os.sep + "cuda" + os.sep in f:
+            continue
+        h.update(os.path.relpath(f, REPO).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def perf_profile(args, exe, models):
+    """perf record (cpu-clock) of one ERR-Seg ADE-150 forward of ours: top symbols by self time."""
+    if not shutil.which("perf"):
+        return {"error": "perf not installed"}
+    data = os.path.join(args.results, "perf_errseg150.data")
+    rc, _ = run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-o", data, "--", exe,
+                 f"--threads={args.threads}", f"--errseg={models['errseg']}", f"--image={models['image']}",
+                 "--warmup=1", "--benchmark_filter=^errseg/e2e/ade150"], env=timing_env(args.threads), check=False)
+    if rc != 0:
+        return {"error": f"perf record exit {rc}"}
+    p = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
+                        "--percent-limit", "0.7", "-g", "none"], capture_output=True, text=True)
+    top = []
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s+([0-9.]+)%\s+\[(.)\]\s+(.*)", line)
+        if m:
+            full = re.sub(r"\s+-\s+-\s*$", "", m.group(3)).strip()
+            sym = re.sub(r"\(.*", "", full) if len(full) > 90 else full
+            if sym.startswith("std::"):  # a lambda run by the pool: name the op it belongs to
+                inner = [n for n in re.findall(r"errseg::(?:\w+::)*?(\w+)\(", full) if n not in ("Tensor",)]
+                sym = "lambda in " + "/".join(dict.fromkeys(inner[:2])) if inner else sym
+            top.append({"pct": float(m.group(1)), "kind": "kernel" if m.group(2) == "k" else "user", "symbol": sym})
+    return {"top": top[:15]}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -696,9 +741,14 @@ def render(state, args):
     L.append(f"* Date: {R.get('date')}; load average (1/5/15 min) before: {R.get('load_before')}, "
              f"after: {R.get('load_after')}" + ("; **the machine was shared with other jobs during the run, "
                                                 "so absolute times are inflated and noisy**" if R.get("noisy") else ""))
+    if R.get("loads"):
+        L.append("* 1-min load average at the start of each step: "
+                 + ", ".join(f"{k} {v[0]}" for k, v in R["loads"].items() if v))
     if R.get("busy_before") or R.get("busy_after"):
         L.append(f"* Other busy processes at the start: {'; '.join(R.get('busy_before') or []) or 'none'}; at the end: "
                  f"{'; '.join(R.get('busy_after') or []) or 'none'} (ours, PyTorch and ORT run at nice 0)")
+    if R.get("source_digest"):
+        L.append(f"* Code measured: sha256 of `include/**` + `bench/*` sources = `{R['source_digest']}`")
     oc = R.get("ours_ops", {}).get("context", {})
     L.append(f"* errseg: {oc.get('compiler', '?').split(' (')[0] if oc else '?'} -O3 -march=native, Eigen "
              f"{oc.get('eigen', '?')}, SIMD {oc.get('errseg_simd', '?')}; Google Benchmark {oc.get('library_version', 'Debian 1.7.1')}")
@@ -847,6 +897,18 @@ def render(state, args):
              "ORT: the op alone (`nn.Linear` / `nn.Conv2d` exported to a one-node ONNX graph: MLAS kernels), "
              "linear and conv2d only. A ratio above 1 means we are faster.")
     L.append("")
+    prof = R.get("profile", {})
+    if prof.get("top"):
+        L.append("### Where our ERR-Seg time goes (perf, ADE-150 K=32, self time)")
+        L.append("")
+        L.append("`perf record -e cpu-clock -g` over one `bench_models` ERR-Seg run (model load, warm-up and timed run; "
+                 "both threads):")
+        L.append("")
+        L.append("| % samples | symbol |")
+        L.append("|---:|---|")
+        for t in prof["top"]:
+            L.append(f"| {t['pct']:.1f} | `{t['symbol']}`{' (kernel)' if t['kind'] == 'kernel' else ''} |")
+        L.append("")
     slower = []
     for name, c in cases.items():
         o, t = ours_ops.get(name, {}).get("ms"), tops.get(name, {}).get("ms")
@@ -987,7 +1049,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-ops", action="store_true")
     ap.add_argument("--no-models", action="store_true")
-    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--rebuild", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-build", action="store_true", help="use the bench binaries as they are")
+    ap.add_argument("--no-profile", action="store_true", help="skip the perf profile of our ERR-Seg run")
     ap.add_argument("--render-only", action="store_true", help="re-render --out from the saved results")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
@@ -1038,6 +1102,7 @@ def main():
         state["loads"][name] = loadavg()
 
     exes = ensure_build(args)
+    state["source_digest"] = source_digest()
     models = prepare_models(args)
     state["models"] = models
     if args.wait_quiet:
@@ -1141,6 +1206,9 @@ def main():
                                                                                          reps, warm)
                 save()
         step_load("models.end")
+        if not args.no_profile:
+            state["profile"] = perf_profile(args, exes[1], models)
+            save()
 
     state["load_after"] = loadavg()
     state["busy_after"] = busy_processes()

@@ -24,4 +24,10 @@ $SUDO apt-get install -y -q --no-install-recommends \
 PIP="/usr/bin/python3 -m pip install -q --break-system-packages --disable-pip-version-check"
 $PIP --no-deps "open_clip_torch==2.24.0" "timm==0.9.16"
 $PIP "ftfy==6.3.1" "huggingface_hub<1.0" "safetensors<0.6"
-/usr/bin/python3 -c "import torch, numpy, open_clip, timm, ftfy; print('python reference stack: torch', torch.__version__, 'numpy', numpy.__version__, 'open_clip', open_clip.__version__, 'timm', timm.__version__)"
+# Versions through package metadata (open_clip 2.24 has no __version__ attribute).
+/usr/bin/python3 - <<'PY'
+import importlib.metadata as md
+import torch, numpy, open_clip, timm, ftfy  # noqa: F401  (fail here if any is missing)
+print("python reference stack: torch", torch.__version__, "numpy", numpy.__version__,
+      "open_clip", md.version("open_clip_torch"), "timm", md.version("timm"))
+PY
