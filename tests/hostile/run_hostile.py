@@ -356,14 +356,32 @@ def build_cases(bin_path, models, work):
     add(case("checkpoint_absolute_zip_name", conv(path), "zip entry with an unsafe name '/etc/cron.d/evil'", tool="convert"))
     add(case("checkpoint_legacy_pickle", conv(raw("legacy.pt", reduce_pickle("os", "system", f"touch {marker}"))),
              "legacy (pre-1.6, non-zip) torch.save format is not supported", tool="convert"))
-    # A 12-byte pickle whose LONG_BINPUT index is 2**31-1: CPython's C unpickler sizes its memo
-    # to it (16 GB). The converter runs under a 4 GB address-space limit here, so today this is a
-    # clean "malformed pickle: MemoryError" refusal; once the converter bounds the memo (reported)
-    # it is "holds no tensors". Either way: exit 1, no OOM kill.
+    # A 12-byte pickle whose LONG_BINPUT index is 2**31-1: CPython's C unpickler would size its
+    # memo to it (16 GB); ours keeps a dict memo, so this is "holds no tensors". The 4 GB
+    # address-space limit the converter runs under here turns a regression into a clean
+    # MemoryError refusal rather than an OOM kill.
     path = f("huge_memo.pth")
     torch_zip(path, b"\x80\x02}r\xff\xff\xff\x7f.")
     add(case("pickle_huge_memo_index", conv(path), ("malformed pickle: MemoryError", "holds no tensors"),
              tool="convert"))
+    # A central directory whose "version needed to extract" is 25.5: zipfile refuses it with
+    # NotImplementedError, which must come out as a ConvertError, not an internal error.
+    path = f("zip_version.pth")
+    torch_zip(path, b"\x80\x02}q\x00.")
+    blob = bytearray(open(path, "rb").read())
+    central = blob.index(b"PK\x01\x02")
+    blob[central + 6:central + 8] = struct.pack("<H", 255)
+    add(case("checkpoint_zip_unknown_version", conv(raw("zip_version.pth", bytes(blob))),
+             "not a valid zip archive (truncated or corrupted?): zip file version 25.5", tool="convert"))
+    # A deflated data.pkl whose compressed stream is overwritten with garbage.
+    path = f("zip_bad_deflate.pth")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00(" + b"X\x01\x00\x00\x00a" * 200 + b"u.")
+    blob = bytearray(open(path, "rb").read())
+    start = 30 + len("archive/data.pkl")
+    blob[start:start + 8] = b"\xff" * 8
+    add(case("checkpoint_zip_corrupt_deflate", conv(raw("zip_bad_deflate.pth", bytes(blob))),
+             "cannot read zip entry 'archive/data.pkl' (truncated or corrupted archive?)", tool="convert"))
     add(case("checkpoint_empty", conv(raw("empty.pth", b"")), "empty file", tool="convert"))
     add(case("checkpoint_truncated_zip", conv(raw("trunc.pth", open(f("pickle_os_system.pth"), "rb").read()[:60])),
              "not a valid zip archive", tool="convert"))

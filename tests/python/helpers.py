@@ -69,10 +69,12 @@ def read_safetensors(path):
     return header, metadata, arrays, raw
 
 
-def write_zip_checkpoint(path, data_pkl, storages=None, prefix="archive", extra=None):
-    """Write a hand-made torch zip archive: ``prefix/data.pkl`` + ``prefix/data/<key>``."""
+def write_zip_checkpoint(path, data_pkl, storages=None, prefix="archive", extra=None,
+                         deflate=False):
+    """Write a hand-made torch zip archive: ``prefix/data.pkl`` + ``prefix/data/<key>``
+    (stored as torch does, or deflated as a re-zipped checkpoint would be)."""
     import zipfile
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED) as z:
         z.writestr(f"{prefix}/data.pkl", data_pkl)
         for key, blob in (storages or {}).items():
             z.writestr(f"{prefix}/data/{key}", blob)

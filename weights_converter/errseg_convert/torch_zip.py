@@ -17,6 +17,7 @@ compression method, declared storage sizes against the entry sizes, and the pick
 
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 
@@ -48,7 +49,9 @@ class TorchZipArchive:
         self._cache = StorageCache()
         try:
             self._zip = zipfile.ZipFile(path, "r")
-        except zipfile.BadZipFile as exc:
+        # NotImplementedError: a central directory claiming a zip version newer than Python reads
+        # (e.g. a corrupted 'version needed' field); ValueError covers undecodable names.
+        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, struct.error) as exc:
             raise ConvertError(f"{path}: not a valid zip archive (truncated or corrupted?): "
                                f"{exc}") from None
         except OSError as exc:
