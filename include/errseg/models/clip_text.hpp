@@ -22,17 +22,20 @@
 
 namespace errseg::models {
 
-class ClipText {
+template <class B>
+class ClipTextOn {
 public:
-    ClipText(const Weights& clip, const TextConfig& cfg) : cfg_(cfg) {
+    using T = typename B::Tensor;
+
+    ClipTextOn(const Weights& clip, const TextConfig& cfg) : cfg_(cfg) {
         const int64_t w = cfg.width;
         token_embedding_ = clip.get("token_embedding.weight", {cfg.vocab_size, w});
         positional_embedding_ = clip.get("positional_embedding", {cfg.context_length, w});
-        transformer_ = ClipTransformer(clip.scope("transformer."), w, cfg.layers, cfg.heads,
-                                       activation_from_name(cfg.act), cfg.eps);
-        ln_final_w_ = clip.get("ln_final.weight", {w});
-        ln_final_b_ = clip.get("ln_final.bias", {w});
-        text_projection_ = clip.get("text_projection", {w, cfg.embed_dim});
+        transformer_ = ClipTransformerOn<B>(clip.scope("transformer."), w, cfg.layers, cfg.heads,
+                                            activation_from_name(cfg.act), cfg.eps);
+        ln_final_w_ = B::upload(clip.get("ln_final.weight", {w}));
+        ln_final_b_ = B::upload(clip.get("ln_final.bias", {w}));
+        text_projection_ = B::upload(clip.get("text_projection", {w, cfg.embed_dim}));
     }
 
     const TextConfig& config() const { return cfg_; }
@@ -41,7 +44,7 @@ public:
     // Returns the text_projection output [B, E] (NOT normalised).
     // truncate_after_eot: compute only up to the last EOT of the batch (same result, causal mask);
     // false runs all L positions, as PyTorch does.
-    Tensor encode(const Tensor& tokens, bool truncate_after_eot = true) const {
+    T encode(const Tensor& tokens, bool truncate_after_eot = true) const {
         ERRSEG_CHECK(tokens.dim() == 2, "ClipText::encode: tokens ", shape_str(tokens.shape()),
                      " are not [B, L]");
         ERRSEG_CHECK(tokens.dtype() == DType::I32 || tokens.dtype() == DType::I64,
@@ -59,7 +62,8 @@ public:
         }
         const int64_t n = truncate_after_eot ? *std::max_element(eot.begin(), eot.end()) + 1 : len;
 
-        // x = token_embedding[ids] + positional_embedding, first n positions.
+        // x = token_embedding[ids] + positional_embedding, first n positions (a host gather: the
+        // embedding table stays in the model file's memory map).
         Tensor x = Tensor::empty({batch, n, w});
         float* xd = x.data<float>();
         const float* tok = token_embedding_.data<float>();
@@ -71,16 +75,13 @@ public:
                 for (int64_t c = 0; c < w; ++c) dst[c] = tok[id * w + c] + pos[i * w + c];
             }
 
-        x = transformer_.forward(x, /*causal=*/true);
+        const T y = transformer_.forward(B::upload(x), /*causal=*/true);
 
         // The EOT rows only; ln_final is per row, so normalising after the gather is identical.
-        Tensor pooled = Tensor::empty({batch, w});
-        for (int64_t b = 0; b < batch; ++b) {
-            const float* src = x.data<float>() + (b * n + eot[size_t(b)]) * w;
-            std::copy(src, src + w, pooled.data<float>() + b * w);
-        }
-        pooled = ops::layer_norm(pooled, ln_final_w_, ln_final_b_, cfg_.eps);
-        return ops::matmul(pooled, text_projection_);
+        std::vector<int64_t> rows(static_cast<size_t>(batch));
+        for (int64_t b = 0; b < batch; ++b) rows[size_t(b)] = b * n + eot[size_t(b)];
+        const T pooled = B::index_select(y.reshape({batch * n, w}), 0, rows);
+        return B::matmul(B::layer_norm(pooled, ln_final_w_, ln_final_b_, cfg_.eps), text_projection_);
     }
 
 private:
@@ -100,9 +101,11 @@ private:
     }
 
     TextConfig cfg_;
-    Tensor token_embedding_, positional_embedding_;
-    ClipTransformer transformer_;
-    Tensor ln_final_w_, ln_final_b_, text_projection_;
+    Tensor token_embedding_, positional_embedding_;  // host (gathered on the host)
+    ClipTransformerOn<B> transformer_;
+    T ln_final_w_, ln_final_b_, text_projection_;
 };
+
+using ClipText = ClipTextOn<CpuBackend>;
 
 }  // namespace errseg::models

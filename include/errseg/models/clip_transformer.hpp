@@ -10,63 +10,70 @@
 
 #include "../core.hpp"
 #include "../io/weights.hpp"
+#include "../backend/cpu_backend.hpp"
 #include "../ops.hpp"
 #include "clip_config.hpp"
 
 namespace errseg::models {
 
-inline Tensor activate(const Tensor& x, Activation act) {
-    return act == Activation::Gelu ? ops::gelu(x) : ops::quick_gelu(x);
+template <class B = CpuBackend>
+typename B::Tensor activate(const typename B::Tensor& x, Activation act) {
+    return act == Activation::Gelu ? B::gelu(x) : B::quick_gelu(x);
 }
 
-struct ResidualAttentionBlock {
-    Tensor ln1_w, ln1_b, in_proj_w, in_proj_b, out_proj_w, out_proj_b;
-    Tensor ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b;
+template <class B>
+struct ResidualAttentionBlockOn {
+    using T = typename B::Tensor;
+    T ln1_w, ln1_b, in_proj_w, in_proj_b, out_proj_w, out_proj_b;
+    T ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b;
 
     // `w` is scoped to the block ("...resblocks.i.").
-    static ResidualAttentionBlock load(const Weights& w, int64_t width) {
-        ResidualAttentionBlock b;
-        b.ln1_w = w.get("ln_1.weight", {width});
-        b.ln1_b = w.get("ln_1.bias", {width});
-        b.in_proj_w = w.get("attn.in_proj_weight", {3 * width, width});
-        b.in_proj_b = w.get("attn.in_proj_bias", {3 * width});
-        b.out_proj_w = w.get("attn.out_proj.weight", {width, width});
-        b.out_proj_b = w.get("attn.out_proj.bias", {width});
-        b.ln2_w = w.get("ln_2.weight", {width});
-        b.ln2_b = w.get("ln_2.bias", {width});
-        b.fc_w = w.get("mlp.c_fc.weight");
-        const int64_t hidden = b.fc_w.size(0);
-        ERRSEG_CHECK(b.fc_w.shape() == Shape({hidden, width}), "tensor '", w.prefix(),
-                     "mlp.c_fc.weight' has shape ", shape_str(b.fc_w.shape()), ", expected [*, ", width, "]");
-        b.fc_b = w.get("mlp.c_fc.bias", {hidden});
-        b.proj_w = w.get("mlp.c_proj.weight", {width, hidden});
-        b.proj_b = w.get("mlp.c_proj.bias", {width});
+    static ResidualAttentionBlockOn load(const Weights& w, int64_t width) {
+        ResidualAttentionBlockOn b;
+        b.ln1_w = B::upload(w.get("ln_1.weight", {width}));
+        b.ln1_b = B::upload(w.get("ln_1.bias", {width}));
+        b.in_proj_w = B::upload(w.get("attn.in_proj_weight", {3 * width, width}));
+        b.in_proj_b = B::upload(w.get("attn.in_proj_bias", {3 * width}));
+        b.out_proj_w = B::upload(w.get("attn.out_proj.weight", {width, width}));
+        b.out_proj_b = B::upload(w.get("attn.out_proj.bias", {width}));
+        b.ln2_w = B::upload(w.get("ln_2.weight", {width}));
+        b.ln2_b = B::upload(w.get("ln_2.bias", {width}));
+        const Tensor fc_w = w.get("mlp.c_fc.weight");
+        const int64_t hidden = fc_w.size(0);
+        ERRSEG_CHECK(fc_w.shape() == Shape({hidden, width}), "tensor '", w.prefix(),
+                     "mlp.c_fc.weight' has shape ", shape_str(fc_w.shape()), ", expected [*, ", width, "]");
+        b.fc_w = B::upload(fc_w);
+        b.fc_b = B::upload(w.get("mlp.c_fc.bias", {hidden}));
+        b.proj_w = B::upload(w.get("mlp.c_proj.weight", {width, hidden}));
+        b.proj_b = B::upload(w.get("mlp.c_proj.bias", {width}));
         return b;
     }
 
     // x [B, L, w] -> [B, L, w]
-    Tensor forward(const Tensor& x, int heads, bool causal, Activation act, float eps) const {
-        Tensor h = ops::layer_norm(x, ln1_w, ln1_b, eps);
-        h = ops::multi_head_self_attention(h, in_proj_w, in_proj_b, out_proj_w, out_proj_b, heads, causal);
-        Tensor y = ops::add(x, h);
-        h = ops::layer_norm(y, ln2_w, ln2_b, eps);
-        h = activate(ops::linear(h, fc_w, fc_b), act);
-        h = ops::linear(h, proj_w, proj_b);
-        return ops::add(y, h);
+    T forward(const T& x, int heads, bool causal, Activation act, float eps) const {
+        T h = B::layer_norm(x, ln1_w, ln1_b, eps);
+        h = B::multi_head_self_attention(h, in_proj_w, in_proj_b, out_proj_w, out_proj_b, heads, causal);
+        const T y = B::add(x, h);
+        h = B::layer_norm(y, ln2_w, ln2_b, eps);
+        h = activate<B>(B::linear(h, fc_w, fc_b), act);
+        h = B::linear(h, proj_w, proj_b);
+        return B::add(y, h);
     }
 };
 
-class ClipTransformer {
+template <class B>
+class ClipTransformerOn {
 public:
-    ClipTransformer() = default;
+    using T = typename B::Tensor;
+    ClipTransformerOn() = default;
 
     // `w` is scoped to the transformer ("transformer." or "visual.transformer.").
-    ClipTransformer(const Weights& w, int64_t width, int64_t layers, int64_t heads, Activation act,
+    ClipTransformerOn(const Weights& w, int64_t width, int64_t layers, int64_t heads, Activation act,
                     float eps)
         : width_(width), heads_(int(heads)), act_(act), eps_(eps) {
         for (int64_t i = 0; i < layers; ++i)
             blocks_.push_back(
-                ResidualAttentionBlock::load(w.scope("resblocks." + std::to_string(i) + "."), width));
+                ResidualAttentionBlockOn<B>::load(w.scope("resblocks." + std::to_string(i) + "."), width));
         ERRSEG_CHECK(!w.has("resblocks." + std::to_string(layers) + ".ln_1.weight"), "model file ",
                      w.path(), " has more than the ", layers, " transformer blocks its config lists (",
                      w.prefix(), "resblocks.", layers, ")");
@@ -76,10 +83,10 @@ public:
     int64_t width() const { return width_; }
 
     // x [B, L, w]. When `block_outputs` is given, every block's output is appended to it.
-    Tensor forward(Tensor x, bool causal, std::vector<Tensor>* block_outputs = nullptr) const {
+    T forward(T x, bool causal, std::vector<T>* block_outputs = nullptr) const {
         ERRSEG_CHECK(x.dim() == 3 && x.size(2) == width_, "CLIP transformer: input ",
                      shape_str(x.shape()), " is not [B, L, ", width_, "]");
-        for (const ResidualAttentionBlock& b : blocks_) {
+        for (const ResidualAttentionBlockOn<B>& b : blocks_) {
             x = b.forward(x, heads_, causal, act_, eps_);
             if (block_outputs) block_outputs->push_back(x);
         }
@@ -87,18 +94,21 @@ public:
     }
 
     // Only the first n blocks (for taking intermediate layers without running the rest).
-    Tensor forward_blocks(Tensor x, int64_t n, bool causal) const {
+    T forward_blocks(T x, int64_t n, bool causal) const {
         ERRSEG_CHECK(n >= 0 && n <= layers(), "CLIP transformer: ", n, " blocks requested of ", layers());
         for (int64_t i = 0; i < n; ++i) x = blocks_[size_t(i)].forward(x, heads_, causal, act_, eps_);
         return x;
     }
 
 private:
-    std::vector<ResidualAttentionBlock> blocks_;
+    std::vector<ResidualAttentionBlockOn<B>> blocks_;
     int64_t width_ = 0;
     int heads_ = 1;
     Activation act_ = Activation::Gelu;
     float eps_ = 1e-5f;
 };
+
+using ResidualAttentionBlock = ResidualAttentionBlockOn<CpuBackend>;
+using ClipTransformer = ClipTransformerOn<CpuBackend>;
 
 }  // namespace errseg::models

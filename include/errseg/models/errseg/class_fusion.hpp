@@ -24,31 +24,34 @@
 
 namespace errseg::models {
 
-class ClassFusionBlock {
+template <class B>
+class ClassFusionBlockOn {
 public:
+    using T = typename B::Tensor;
     static constexpr float kLayerNormEps = 1e-5f;
     static constexpr int kPool = 2;  // AvgPool2d(2, 2)
 
-    ClassFusionBlock() = default;
+    ClassFusionBlockOn() = default;
     // `w` is scoped at `aggregator_layers.{i}.class_fusion.sa.`.
-    ClassFusionBlock(const Weights& w, int64_t dim, int64_t heads) : dim_(dim), heads_(heads) {
+    ClassFusionBlockOn(const Weights& w, int64_t dim, int64_t heads) : dim_(dim), heads_(heads) {
         using errseg_detail::load_affine;
+        using errseg_detail::load_host_affine;
         using errseg_detail::split_input_channels;
         const int64_t C = dim, hidden = 3 * dim;
-        norm1_ = load_affine(w, "norm1", {C});
-        norm2_ = load_affine(w, "norm2", {C});
-        q_ = split_input_channels(load_affine(w, "attention.q", {C, 2 * C}), C);
-        k_ = split_input_channels(load_affine(w, "attention.k", {C, 2 * C}), C);
-        v_ = load_affine(w, "attention.v", {C, C});
-        proj_ = load_affine(w, "attention.proj", {C, C});
-        fc1_ = load_affine(w, "mlp.fc1", {hidden, C});
-        fc2_ = load_affine(w, "mlp.fc2", {hidden, C});
-        fc3_ = load_affine(w, "mlp.fc3", {C, hidden});
+        norm1_ = load_affine<B>(w, "norm1", {C});
+        norm2_ = load_affine<B>(w, "norm2", {C});
+        q_ = split_input_channels<B>(load_host_affine(w, "attention.q", {C, 2 * C}), C);
+        k_ = split_input_channels<B>(load_host_affine(w, "attention.k", {C, 2 * C}), C);
+        v_ = load_affine<B>(w, "attention.v", {C, C});
+        proj_ = load_affine<B>(w, "attention.proj", {C, C});
+        fc1_ = load_affine<B>(w, "mlp.fc1", {hidden, C});
+        fc2_ = load_affine<B>(w, "mlp.fc2", {hidden, C});
+        fc3_ = load_affine<B>(w, "mlp.fc3", {C, hidden});
     }
 
     // x [K, C, H, W], text_guidance [K, C] (row k belongs to class map k) -> [K, C, H, W].
-    Tensor forward(const Tensor& x, const Tensor& text_guidance) const {
-        using errseg_detail::linear;
+    T forward(const T& x, const T& text_guidance) const {
+        const auto linear = [](const T& in, const Affine& a) { return errseg_detail::linear<B>(in, a); };
         ERRSEG_CHECK(x.dim() == 4 && x.size(1) == dim_, "class fusion: expected [K, ", dim_, ", H, W], got ",
                      shape_str(x.shape()));
         ERRSEG_CHECK(text_guidance.dim() == 2 && text_guidance.size(0) == x.size(0) &&
@@ -56,45 +59,40 @@ public:
                      "class fusion: text guidance ", shape_str(text_guidance.shape()), " does not match ",
                      shape_str(x.shape()));
         const int64_t K = x.size(0), C = dim_, H = x.size(2), W = x.size(3);
-        const int64_t d = C / heads_;
 
         // One sequence of K class tokens per pooled position: [h*w, K, C].
-        const Tensor pooled = ops::avg_pool2d(x, kPool, kPool);  // [K, C, h, w]
+        const T pooled = B::avg_pool2d(x, kPool, kPool);  // [K, C, h, w]
         const int64_t h = pooled.size(2), w = pooled.size(3), L = h * w;
-        Tensor z = pooled.permute({2, 3, 0, 1}).contiguous().reshape({L, K, C});
+        T z = B::permute_copy(pooled, {2, 3, 0, 1}).reshape({L, K, C});
 
-        const Tensor zn = ops::layer_norm(z, norm1_.weight, norm1_.bias, kLayerNormEps);
+        const T zn = B::layer_norm(z, norm1_.weight, norm1_.bias, kLayerNormEps);
         // The text-guidance halves of q and k (bias included) are the same at every position.
-        const Tensor q_text = ops::linear(text_guidance, q_.guidance_weight, q_.bias);  // [K, C]
-        const Tensor k_text = ops::linear(text_guidance, k_.guidance_weight, k_.bias);
-        const Tensor q = ops::add(ops::linear(zn, q_.feature_weight), q_text);       // [L, K, C]
-        const Tensor k = ops::add(ops::linear(zn, k_.feature_weight), k_text);
-        const Tensor v = linear(zn, v_);
+        const T q_text = B::linear(text_guidance, q_.guidance_weight, q_.bias);  // [K, C]
+        const T k_text = B::linear(text_guidance, k_.guidance_weight, k_.bias);
+        const T q = B::add(B::linear(zn, q_.feature_weight), q_text);          // [L, K, C]
+        const T k = B::add(B::linear(zn, k_.feature_weight), k_text);
+        const T v = linear(zn, v_);
 
-        const float scale = float(1.0 / std::sqrt(double(d)));
-        const Tensor qh = q.reshape({L, K, heads_, d}).permute({0, 2, 1, 3});
-        const Tensor kh = k.reshape({L, K, heads_, d}).permute({0, 2, 1, 3});
-        const Tensor vh = v.reshape({L, K, heads_, d}).permute({0, 2, 1, 3});
-        const Tensor attended = ops::attention(qh, kh, vh, /*causal=*/false, scale)  // [L, heads, K, d]
-                                    .permute({0, 2, 1, 3})
-                                    .contiguous()
-                                    .reshape({L, K, C});
-        ops::add_(z, linear(attended, proj_));
+        const float scale = float(1.0 / std::sqrt(double(C / heads_)));
+        B::add_(z, linear(B::attention_tokens(q, k, v, heads_, scale), proj_));
 
         // Gated MLP with a ReLU6 after fc3.
-        const Tensor hn = ops::layer_norm(z, norm2_.weight, norm2_.bias, kLayerNormEps);
-        const Tensor u = ops::mul(ops::relu6(linear(hn, fc1_)), linear(hn, fc2_));
-        ops::add_(z, ops::relu6(linear(u, fc3_)));
+        const T hn = B::layer_norm(z, norm2_.weight, norm2_.bias, kLayerNormEps);
+        const T u = B::mul(B::relu6(linear(hn, fc1_)), linear(hn, fc2_));
+        B::add_(z, B::relu6(linear(u, fc3_)));
 
         // Back to [K, C, h, w], upsampled with align_corners = True, residual at full resolution.
-        const Tensor z_map = z.reshape({h, w, K, C}).permute({2, 3, 0, 1});
-        return ops::add(x, ops::resize_bilinear(z_map, H, W, /*align_corners=*/true));
+        const T z_map = B::permute(z.reshape({h, w, K, C}), {2, 3, 0, 1});
+        return B::add(x, B::resize_bilinear(z_map, H, W, /*align_corners=*/true));
     }
 
 private:
+    using Affine = errseg_detail::Affine<B>;
     int64_t dim_ = 0, heads_ = 0;
-    errseg_detail::Affine norm1_, norm2_, v_, proj_, fc1_, fc2_, fc3_;
-    errseg_detail::SplitAffine q_, k_;
+    Affine norm1_, norm2_, v_, proj_, fc1_, fc2_, fc3_;
+    errseg_detail::SplitAffine<B> q_, k_;
 };
+
+using ClassFusionBlock = ClassFusionBlockOn<CpuBackend>;
 
 }  // namespace errseg::models

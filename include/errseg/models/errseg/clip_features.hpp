@@ -22,26 +22,29 @@
 
 namespace errseg::models {
 
-class ErrSegImageEncoder {
+template <class B>
+class ErrSegImageEncoderOn {
 public:
+    using T = typename B::Tensor;
+
     // `visual` is scoped at "clip.visual.".
-    ErrSegImageEncoder(const Weights& visual, const ConvNeXtConfig& cfg) : trunk_(visual, cfg) {
+    ErrSegImageEncoderOn(const Weights& visual, const ConvNeXtConfig& cfg) : trunk_(visual, cfg) {
         const int64_t d2 = cfg.dims[2], d3 = cfg.dims[3];
         ERRSEG_CHECK(d3 == 2 * d2, "ERR-Seg HSM path needs stage 3 to have twice the channels of stage 2, got ",
                      d2, " and ", d3);
-        hsm_norm_w_ = visual.get("modify_downsample.0.weight", {d2});
-        hsm_norm_b_ = visual.get("modify_downsample.0.bias", {d2});
-        hsm_conv_w_ = visual.get("modify_downsample.2.weight", {d3, d2, 2, 2});
-        hsm_conv_b_ = visual.get("modify_downsample.2.bias", {d3});
+        hsm_norm_w_ = B::upload(visual.get("modify_downsample.0.weight", {d2}));
+        hsm_norm_b_ = B::upload(visual.get("modify_downsample.0.bias", {d2}));
+        hsm_conv_w_ = B::upload(visual.get("modify_downsample.2.weight", {d3, d2, 2, 2}));
+        hsm_conv_b_ = B::upload(visual.get("modify_downsample.2.bias", {d3}));
     }
 
-    const ConvNeXt& trunk() const { return trunk_; }
+    const ConvNeXtOn<B>& trunk() const { return trunk_; }
 
     // x: normalised network input [1, 3, S, S]. Stage timings are appended to `timings`.
-    DenseFeatures forward(const Tensor& x, errseg_detail::StageTimer::Timings* timings = nullptr) const {
+    DenseFeaturesOf<T> forward(const T& x, errseg_detail::StageTimer::Timings* timings = nullptr) const {
         errseg_detail::StageTimer timer(timings);
-        DenseFeatures f;
-        const std::vector<Tensor> stages = trunk_.forward_stages(x);
+        DenseFeaturesOf<T> f;
+        const std::vector<T> stages = trunk_.forward_stages(x);
         f.os4 = stages[0];
         f.os8 = stages[1];
         f.os16 = stages[2];
@@ -55,18 +58,20 @@ public:
     }
 
     // The HSM stride-16 feature map before projection: [1, d2, H, W] -> [1, d3, H, W].
-    Tensor hsm(const Tensor& os16) const {
+    T hsm(const T& os16) const {
         const int64_t H = os16.size(2), W = os16.size(3);
-        Tensor y = ops::layer_norm2d(os16, hsm_norm_w_, hsm_norm_b_, trunk_.config().eps);
-        y = ops::pad2d(y, 1, 1, 1, 1, 0.f);
-        y = ops::conv2d(y, hsm_conv_w_, hsm_conv_b_, ops::Conv2dParams{});  // 2x2, stride 1 -> H+1
-        y = ops::resize_bilinear(y, H, W, /*align_corners=*/false);
+        T y = B::layer_norm2d(os16, hsm_norm_w_, hsm_norm_b_, trunk_.config().eps);
+        y = B::pad2d(y, 1, 1, 1, 1, 0.f);
+        y = B::conv2d(y, hsm_conv_w_, hsm_conv_b_, ops::Conv2dParams{});  // 2x2, stride 1 -> H+1
+        y = B::resize_bilinear(y, H, W, /*align_corners=*/false);
         return trunk_.blocks(3, y);
     }
 
 private:
-    ConvNeXt trunk_;
-    Tensor hsm_norm_w_, hsm_norm_b_, hsm_conv_w_, hsm_conv_b_;
+    ConvNeXtOn<B> trunk_;
+    T hsm_norm_w_, hsm_norm_b_, hsm_conv_w_, hsm_conv_b_;
 };
+
+using ErrSegImageEncoder = ErrSegImageEncoderOn<CpuBackend>;
 
 }  // namespace errseg::models

@@ -11,22 +11,44 @@
 
 #include "../../core.hpp"
 #include "../../io/weights.hpp"
+#include "../../backend/cpu_backend.hpp"
 #include "../../ops.hpp"
 
 namespace errseg::models::errseg_detail {
 
-// A conv / linear weight with its bias, as stored in the model file.
+// A conv / linear weight with its bias, as stored in the model file, on backend B.
+template <class B>
 struct Affine {
-    Tensor weight;
-    Tensor bias;  // undefined = no bias
+    typename B::Tensor weight;
+    typename B::Tensor bias;  // undefined = no bias
 };
 
-inline Affine load_affine(const Weights& w, const std::string& name, const Shape& weight_shape,
-                          bool has_bias = true) {
-    Affine a;
+// The host tensors of an affine map (weights are prepared on the host, then uploaded once).
+struct HostAffine {
+    Tensor weight;
+    Tensor bias;
+};
+
+inline HostAffine load_host_affine(const Weights& w, const std::string& name, const Shape& weight_shape,
+                                   bool has_bias = true) {
+    HostAffine a;
     a.weight = w.get(name + ".weight", weight_shape);
     if (has_bias) a.bias = w.get(name + ".bias", {weight_shape[0]});
     return a;
+}
+
+template <class B>
+Affine<B> upload(const HostAffine& a) {
+    Affine<B> d;
+    d.weight = B::upload(a.weight);
+    if (a.bias.defined()) d.bias = B::upload(a.bias);
+    return d;
+}
+
+template <class B>
+Affine<B> load_affine(const Weights& w, const std::string& name, const Shape& weight_shape,
+                      bool has_bias = true) {
+    return upload<B>(load_host_affine(w, name, weight_shape, has_bias));
 }
 
 // An affine map whose input is the concatenation [features (first `split` channels), guidance]
@@ -34,19 +56,21 @@ inline Affine load_affine(const Weights& w, const std::string& name, const Shape
 //   W·[x; g] + b = W_x·x + (W_g·g + b),
 // so the guidance half, identical for every class, is computed once and broadcast (spec §6.8).
 // This changes only the floating-point summation order.
+template <class B>
 struct SplitAffine {
-    Tensor feature_weight;   // W_x: input channels [0, split)
-    Tensor guidance_weight;  // W_g: input channels [split, in)
-    Tensor bias;
+    typename B::Tensor feature_weight;   // W_x: input channels [0, split)
+    typename B::Tensor guidance_weight;  // W_g: input channels [split, in)
+    typename B::Tensor bias;
 };
 
-inline SplitAffine split_input_channels(const Affine& a, int64_t split) {
+template <class B>
+SplitAffine<B> split_input_channels(const HostAffine& a, int64_t split) {
     const int64_t in = a.weight.size(1);
     ERRSEG_CHECK(split > 0 && split < in, "cannot split ", in, " input channels at ", split);
-    SplitAffine s;
-    s.feature_weight = a.weight.slice(1, 0, split).clone();
-    s.guidance_weight = a.weight.slice(1, split, in).clone();
-    s.bias = a.bias;
+    SplitAffine<B> s;
+    s.feature_weight = B::upload(a.weight.slice(1, 0, split).clone());
+    s.guidance_weight = B::upload(a.weight.slice(1, split, in).clone());
+    if (a.bias.defined()) s.bias = B::upload(a.bias);
     return s;
 }
 
@@ -59,54 +83,55 @@ inline ops::Conv2dParams conv_params(int stride, int pad, int groups = 1) {
 }
 
 // Conv with PyTorch weight layout [O, C/groups, k, k]; "same" padding for odd k when pad < 0.
-inline Tensor conv(const Tensor& x, const Affine& a, int stride = 1, int pad = -1, int groups = 1) {
+template <class B>
+typename B::Tensor conv(const typename B::Tensor& x, const Affine<B>& a, int stride = 1, int pad = -1,
+                        int groups = 1) {
     if (pad < 0) pad = int(a.weight.size(-1) / 2);
-    return ops::conv2d(x, a.weight, a.bias, conv_params(stride, pad, groups));
+    return B::conv2d(x, a.weight, a.bias, conv_params(stride, pad, groups));
 }
 
-inline Tensor linear(const Tensor& x, const Affine& a) { return ops::linear(x, a.weight, a.bias); }
+template <class B>
+typename B::Tensor linear(const typename B::Tensor& x, const Affine<B>& a) {
+    return B::linear(x, a.weight, a.bias);
+}
 
 // Feature maps [N, C, H, W] <-> token sequences [N, H*W, C] (row-major positions).
-// map_to_tokens always returns a fresh tensor, safe to update in place (residual adds).
-inline Tensor map_to_tokens(const Tensor& x) {
+// map_to_tokens always returns a fresh dense tensor, safe to update in place (residual adds).
+template <class B>
+typename B::Tensor map_to_tokens(const typename B::Tensor& x) {
     ERRSEG_CHECK(x.dim() == 4, "expected a [N, C, H, W] map, got ", shape_str(x.shape()));
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    return x.permute({0, 2, 3, 1}).clone().reshape({N, H * W, C});
+    return B::permute_copy(x, {0, 2, 3, 1}).reshape({N, H * W, C});
 }
-inline Tensor tokens_to_map(const Tensor& t, int64_t H, int64_t W) {
+template <class B>
+typename B::Tensor tokens_to_map(const typename B::Tensor& t, int64_t H, int64_t W) {
     ERRSEG_CHECK(t.dim() == 3 && t.size(1) == H * W, "expected [N, ", H * W, ", C] tokens, got ",
                  shape_str(t.shape()));
     const int64_t N = t.size(0), C = t.size(2);
-    return t.contiguous().reshape({N, H, W, C}).permute({0, 3, 1, 2}).contiguous();
+    return B::contiguous(B::permute(B::contiguous(t).reshape({N, H, W, C}), {0, 3, 1, 2}));
 }
-// A strided [N, C, H, W] view of tokens, for ops that accept any strides (no copy).
-inline Tensor tokens_as_map_view(const Tensor& t, int64_t H, int64_t W) {
+// Tokens as an [N, C, H, W] map for ops that take maps: a strided view on the CPU (no copy).
+template <class B>
+typename B::Tensor tokens_as_map_view(const typename B::Tensor& t, int64_t H, int64_t W) {
     const int64_t N = t.size(0), C = t.size(2);
-    return t.contiguous().reshape({N, H, W, C}).permute({0, 3, 1, 2});
+    return B::permute(B::contiguous(t).reshape({N, H, W, C}), {0, 3, 1, 2});
 }
 
 // Runs fn(begin, end) over consecutive class ranges of at most `chunk` classes and stacks the
 // results (each [end - begin, ...]) along dim 0. Per-class modules use this to bound the memory
 // of their intermediates when K is large.
-template <class F>
-Tensor map_class_chunks(int64_t K, int64_t chunk, F&& fn) {
+template <class B, class F>
+typename B::Tensor map_class_chunks(int64_t K, int64_t chunk, F&& fn) {
     chunk = std::max<int64_t>(1, chunk);
-    if (K <= chunk) return fn(int64_t(0), K).contiguous();
-    Tensor out;
-    int64_t per_class = 0;
+    if (K <= chunk) return B::contiguous(fn(int64_t(0), K));
+    std::vector<typename B::Tensor> parts;
     for (int64_t b = 0; b < K; b += chunk) {
         const int64_t e = std::min(K, b + chunk);
-        Tensor part = fn(b, e).contiguous();
-        ERRSEG_CHECK(part.size(0) == e - b, "class chunk result has ", part.size(0), " rows, expected ", e - b);
-        if (!out.defined()) {
-            Shape s = part.shape();
-            s[0] = K;
-            out = Tensor::empty(s);
-            per_class = part.numel() / (e - b);
-        }
-        std::copy_n(part.data<float>(), part.numel(), out.data<float>() + b * per_class);
+        parts.push_back(fn(b, e));
+        ERRSEG_CHECK(parts.back().size(0) == e - b, "class chunk result has ", parts.back().size(0),
+                     " rows, expected ", e - b);
     }
-    return out;
+    return B::concat(parts, 0);
 }
 
 // Wall-clock stage timings: lap("name") records the time since the previous lap.

@@ -11,33 +11,35 @@
 #pragma once
 #include <vector>
 
+#include "../../backend/cpu_backend.hpp"
 #include "../../core.hpp"
-#include "../../ops.hpp"
 
 namespace errseg::models {
 
 // Per-pixel unit-norm features: [1, C, H, W] or [C, H, W] -> [H*W, C] (row-major pixels).
-inline Tensor normalized_pixel_features(const Tensor& features) {
-    Tensor f = features.dim() == 4 ? features.select(0, 0) : features;
+template <class B = CpuBackend>
+typename B::Tensor normalized_pixel_features(const typename B::Tensor& features) {
+    const typename B::Tensor f = features.dim() == 4 ? B::select0(features, 0) : features;
     ERRSEG_CHECK(f.dim() == 3, "cost map: features must be [1, C, H, W] or [C, H, W], got ",
                  shape_str(features.shape()));
     const int64_t C = f.size(0), H = f.size(1), W = f.size(2);
-    Tensor pixels = f.reshape({C, H * W}).transpose(0, 1);  // [HW, C] view
-    return ops::l2_normalize(pixels, 1e-12f);
+    const typename B::Tensor pixels = B::permute(B::contiguous(f).reshape({C, H * W}), {1, 0});  // [HW, C]
+    return B::l2_normalize(pixels, 1e-12f);
 }
 
 // Cost map between dense features [1, C, H, W] (or [C, H, W]) and text embeddings [T, C]
 // -> [T, H, W].
-inline Tensor cost_map(const Tensor& features, const Tensor& text) {
+template <class B = CpuBackend>
+typename B::Tensor cost_map(const typename B::Tensor& features, const typename B::Tensor& text) {
     ERRSEG_CHECK(text.dim() == 2, "cost map: text embeddings must be [T, C], got ", shape_str(text.shape()));
-    const Tensor f = features.dim() == 4 ? features.select(0, 0) : features;
+    const typename B::Tensor f = features.dim() == 4 ? B::select0(features, 0) : features;
     ERRSEG_CHECK(f.dim() == 3 && f.size(0) == text.size(1), "cost map: features ",
                  shape_str(features.shape()), " and text ", shape_str(text.shape()),
                  " disagree on the channel count");
     const int64_t H = f.size(1), W = f.size(2);
-    const Tensor pixels = normalized_pixel_features(f);            // [HW, C]
-    const Tensor classes = ops::l2_normalize(text, 1e-12f);        // [T, C]
-    return ops::matmul(classes, pixels, /*trans_b=*/true).reshape({text.size(0), H, W});
+    const typename B::Tensor pixels = normalized_pixel_features<B>(f);  // [HW, C]
+    const typename B::Tensor classes = B::l2_normalize(text, 1e-12f);    // [T, C]
+    return B::matmul(classes, pixels, /*trans_b=*/true).reshape({text.size(0), H, W});
 }
 
 }  // namespace errseg::models

@@ -40,17 +40,21 @@ struct SegmentOptions {
     CrmTieRule crm_tie_rule = CrmTieRule::TorchCpu;
 };
 
-class ErrSegModel {
+// B: the backend the networks run on (CpuBackend, or cuda::CudaBackend whose weights are
+// uploaded once at load). Inputs and results are host tensors either way.
+template <class B>
+class ErrSegModelOn {
 public:
-    static ErrSegModel load(const std::string& path) { return ErrSegModel(Weights::open(path)); }
-    static ErrSegModel from_weights(const Weights& weights) { return ErrSegModel(weights); }
+    using T = typename B::Tensor;
+    static ErrSegModelOn load(const std::string& path) { return ErrSegModelOn(Weights::open(path)); }
+    static ErrSegModelOn from_weights(const Weights& weights) { return ErrSegModelOn(weights); }
 
     const ErrSegConfig& config() const { return cfg_; }
-    const ErrSegImageEncoder& image_encoder() const { return image_; }
-    const ClipText& text_encoder() const { return text_; }
+    const ErrSegImageEncoderOn<B>& image_encoder() const { return image_; }
+    const ClipTextOn<B>& text_encoder() const { return text_; }
     const text::ClipTokenizer& tokenizer() const { return *tokenizer_; }
-    const ErrSegHead& head() const { return head_; }
-    ErrSegHead& head() { return head_; }
+    const ErrSegHeadOn<B>& head() const { return head_; }
+    ErrSegHeadOn<B>& head() { return head_; }
 
     // L2-normalised prompt embeddings of a vocabulary, [T, E] (row t = class_names[t]).
     // Cached per vocabulary; treat the returned tensor as read-only.
@@ -84,12 +88,13 @@ public:
         const auto start = std::chrono::steady_clock::now();
         errseg_detail::StageTimer timer(&r.timings_ms);
 
-        const Tensor input = preprocess_image(image, cfg_.input);
+        const T input = B::upload(preprocess_image(image, cfg_.input));
         timer.lap("preprocess");
 
-        const DenseFeatures features = image_.forward(input, &r.timings_ms);  // clip.* laps
+        const DenseFeaturesOf<T> features = image_.forward(input, &r.timings_ms);  // clip.* laps
 
-        ErrSegHead::Output head = head_.forward(features, class_embeddings.to_f32(), opt.top_k, opt.crm_tie_rule);
+        typename ErrSegHeadOn<B>::Output head =
+            head_.forward(features, B::upload(class_embeddings.to_f32()), opt.top_k, opt.crm_tie_rule);
         r.timings_ms.insert(r.timings_ms.end(), head.timings_ms.begin(), head.timings_ms.end());  // head.*
         timer.restart();
         r.logits = std::move(head.logits);
@@ -99,7 +104,7 @@ public:
         post.keep_probs = opt.keep_probs;
         post.upstream_crop = opt.upstream_crop;
         PostprocessResult out = postprocess(r.logits, r.selected, image.height, image.width,
-                                            ErrSegHead::kUnselectedLogit, post);
+                                            ErrSegHeadOn<B>::kUnselectedLogit, post);
         r.labels = std::move(out.labels);
         r.probs = std::move(out.probs);
         timer.lap("postprocess");
@@ -109,7 +114,7 @@ public:
     }
 
 private:
-    explicit ErrSegModel(const Weights& w)
+    explicit ErrSegModelOn(const Weights& w)
         : cfg_(ErrSegConfig::from_json(w.config())),
           image_(w.scope("clip.visual."), ConvNeXtConfig::from_json(w.config()["clip"])),
           text_(w.scope("clip."), TextConfig::from_json(w.config()["clip"])),
@@ -126,11 +131,13 @@ private:
     }
 
     ErrSegConfig cfg_;
-    ErrSegImageEncoder image_;
-    ClipText text_;
-    ErrSegHead head_;
+    ErrSegImageEncoderOn<B> image_;
+    ClipTextOn<B> text_;
+    ErrSegHeadOn<B> head_;
     std::shared_ptr<text::ClipTokenizer> tokenizer_;
     std::shared_ptr<TextEmbeddingCache> cache_;
 };
+
+using ErrSegModel = ErrSegModelOn<CpuBackend>;
 
 }  // namespace errseg::models

@@ -33,31 +33,34 @@ namespace errseg::models {
 
 // One ESCF aggregator layer: spatial fusion (per class, image-guided) then class fusion
 // (across classes, text-guided).
-class AggregatorLayer {
+template <class B>
+class AggregatorLayerOn {
 public:
-    AggregatorLayer() = default;
+    using T = typename B::Tensor;
+    AggregatorLayerOn() = default;
     // `w` is scoped at `aggregator_layers.{i}.`.
-    AggregatorLayer(const Weights& w, int64_t dim, int64_t heads, int64_t sr_ratio)
+    AggregatorLayerOn(const Weights& w, int64_t dim, int64_t heads, int64_t sr_ratio)
         : spatial_(w.scope("spatial_fusion.sa."), dim, heads, sr_ratio),
           classes_(w.scope("class_fusion.sa."), dim, heads) {}
 
-    Tensor forward(const Tensor& x, const Tensor& image_guidance, const Tensor& text_guidance,
-                   int64_t class_chunk) const {
+    T forward(const T& x, const T& image_guidance, const T& text_guidance, int64_t class_chunk) const {
         return classes_.forward(spatial_.forward(x, image_guidance, class_chunk), text_guidance);
     }
 
 private:
-    SpatialFusionBlock spatial_;
-    ClassFusionBlock classes_;
+    SpatialFusionBlockOn<B> spatial_;
+    ClassFusionBlockOn<B> classes_;
 };
 
-class ErrSegHead {
+template <class B>
+class ErrSegHeadOn {
 public:
+    using T = typename B::Tensor;
     static constexpr float kUnselectedLogit = -100.f;  // fill of the reconstruction (H14)
 
-    ErrSegHead() = default;
+    ErrSegHeadOn() = default;
     // `head` is scoped at the head tensors (model file prefix "head.").
-    ErrSegHead(const Weights& head, const ErrSegHeadConfig& cfg)
+    ErrSegHeadOn(const Weights& head, const ErrSegHeadConfig& cfg)
         : cfg_(cfg),
           cost_embedding_(head, cfg),
           image_guidance_(head, cfg),
@@ -68,9 +71,9 @@ public:
                                  cfg.aggregator_heads, cfg.aggregator_scale_ratio[size_t(i)]);
         const auto& dec = cfg.decoder_dims;
         const auto& gp = cfg.guidance_proj_dims;
-        up_[0] = UpDecoder(head.scope("up_decoder1."), cfg.aggregator_dim, dec[0], gp[0], /*upsample=*/false);
-        up_[1] = UpDecoder(head.scope("up_decoder2."), dec[0], dec[1], gp[1], /*upsample=*/true);
-        up_[2] = UpDecoder(head.scope("up_decoder3."), dec[1], dec[2], gp[2], /*upsample=*/true);
+        up_[0] = UpDecoderOn<B>(head.scope("up_decoder1."), cfg.aggregator_dim, dec[0], gp[0], /*upsample=*/false);
+        up_[1] = UpDecoderOn<B>(head.scope("up_decoder2."), dec[0], dec[1], gp[1], /*upsample=*/true);
+        up_[2] = UpDecoderOn<B>(head.scope("up_decoder3."), dec[1], dec[2], gp[2], /*upsample=*/true);
     }
 
     const ErrSegHeadConfig& config() const { return cfg_; }
@@ -79,76 +82,77 @@ public:
     void set_class_chunk(int64_t n) { class_chunk_ = n < 1 ? 1 : n; }
 
     struct Output {
-        Tensor logits;                  // [T, H4, W4]; kUnselectedLogit for classes not kept
+        Tensor logits;                  // host [T, H4, W4]; kUnselectedLogit for classes not kept
         std::vector<int64_t> selected;  // kept classes, ascending
         errseg_detail::StageTimer::Timings timings_ms;
     };
 
     // text: [T, E] L2-normalised class embeddings; top_k <= 0 uses the config's K.
-    Output forward(const DenseFeatures& f, const Tensor& text, int64_t top_k = -1,
+    Output forward(const DenseFeaturesOf<T>& f, const T& text, int64_t top_k = -1,
                    CrmTieRule tie_rule = CrmTieRule::LowerIndex) const {
         Output out;
         errseg_detail::StageTimer timer(&out.timings_ms);
-        const Tensor cost16 = cost_map(f.os16_dense, text);  // H1, all classes [T, H16, W16]
-        out.selected = select_classes(cost16, top_k > 0 ? top_k : cfg_.sample_classes_num, tie_rule);  // H3
+        const T cost16 = cost_map<B>(f.os16_dense, text);  // H1, all classes [T, H16, W16]
+        // H3 on the host: T x H16 x W16 votes, and exactly upstream's tie rules.
+        out.selected = select_classes(B::download(cost16), top_k > 0 ? top_k : cfg_.sample_classes_num, tie_rule);
         timer.lap("head.cost_map_crm");
         out.logits = decode(f, text, cost16, out.selected, &out.timings_ms);
         return out;
     }
 
     // H2, H4–H14 for the classes `order` (any order, no repeats) given the stride-16 cost map of
-    // all classes [T, H16, W16]. Returns [T, H4, W4] logits.
-    Tensor decode(const DenseFeatures& f, const Tensor& text, const Tensor& cost16,
-                  const std::vector<int64_t>& order,
+    // all classes [T, H16, W16]. Returns host [T, H4, W4] logits.
+    Tensor decode(const DenseFeaturesOf<T>& f, const T& text, const T& cost16, const std::vector<int64_t>& order,
                   errseg_detail::StageTimer::Timings* timings = nullptr) const {
         errseg_detail::StageTimer timer(timings);
-        const int64_t T = text.size(0), K = int64_t(order.size());
+        const int64_t num_classes = text.size(0), K = int64_t(order.size());
         ERRSEG_CHECK(K >= 1, "ERR-Seg head: no classes to decode");
-        ERRSEG_CHECK(cost16.dim() == 3 && cost16.size(0) == T, "ERR-Seg head: cost map ",
-                     shape_str(cost16.shape()), " does not cover the ", T, " classes");
+        ERRSEG_CHECK(cost16.dim() == 3 && cost16.size(0) == num_classes, "ERR-Seg head: cost map ",
+                     shape_str(cost16.shape()), " does not cover the ", num_classes, " classes");
         const int64_t H16 = cost16.size(1), W16 = cost16.size(2);
-        std::vector<bool> seen(static_cast<size_t>(T), false);
+        std::vector<bool> seen(static_cast<size_t>(num_classes), false);
         for (int64_t t : order) {
-            ERRSEG_CHECK(t >= 0 && t < T && !seen[size_t(t)], "ERR-Seg head: class index ", t,
-                         " is out of range for ", T, " classes or repeated");
+            ERRSEG_CHECK(t >= 0 && t < num_classes && !seen[size_t(t)], "ERR-Seg head: class index ", t,
+                         " is out of range for ", num_classes, " classes or repeated");
             seen[size_t(t)] = true;
         }
 
         // H4: the kept classes' cost maps (stride 32 only computed for them) and embeddings.
-        const Tensor text_kept = ops::index_select(text, 0, order);                   // [K, E]
-        const Tensor s16 = ops::index_select(cost16, 0, order).reshape({K, 1, H16, W16});
-        const Tensor c32 = cost_map(f.clip_vis_dense, text_kept);                      // [K, h, w]
+        const T text_kept = B::index_select(text, 0, order);                           // [K, E]
+        const T s16 = B::index_select(cost16, 0, order).reshape({K, 1, H16, W16});
+        const T c32 = cost_map<B>(f.clip_vis_dense, text_kept);                        // [K, h, w]
         ERRSEG_CHECK(c32.size(1) == H16 / 2 && c32.size(2) == W16 / 2, "ERR-Seg head: stride-32 features ",
                      shape_str(f.clip_vis_dense.shape()), " are not half the stride-16 grid ", H16, "x", W16);
-        const Tensor s32 = c32.reshape({K, 1, c32.size(1), c32.size(2)});
+        const T s32 = c32.reshape({K, 1, c32.size(1), c32.size(2)});
 
         // H2, H6, H7, H8: guidance (shared by all classes).
-        const ImageGuidance guidance = image_guidance_.forward(f.os32, f.os16, f.os8, f.os4);
-        const Tensor text_guidance = text_guidance_.forward(text_kept);                // [K, C]
+        const ImageGuidanceOf<T> guidance = image_guidance_.forward(f.os32, f.os16, f.os8, f.os4);
+        const T text_guidance = text_guidance_.forward(text_kept);                     // [K, C]
         timer.lap("head.guidance");
 
         // H5: cost embedding.
-        Tensor x = cost_embedding_.forward(s16, s32, class_chunk_);                   // [K, C, H16, W16]
+        T x = cost_embedding_.forward(s16, s32, class_chunk_);                         // [K, C, H16, W16]
         timer.lap("head.cost_embedding");
 
         // H9: aggregator.
-        for (const AggregatorLayer& layer : layers_)
+        for (const AggregatorLayerOn<B>& layer : layers_)
             x = layer.forward(x, guidance.aggregation, text_guidance, class_chunk_);
         timer.lap("head.aggregator");
 
         // H10–H13: up-decoders and output head, per class chunk.
-        Tensor terms[3];
+        T terms[3];
         for (int i = 0; i < 3; ++i) terms[i] = up_[size_t(i)].guidance_term(guidance.decoder[size_t(i)]);
-        const Tensor logits_kept = errseg_detail::map_class_chunks(K, class_chunk_, [&](int64_t b, int64_t e) {
-            Tensor y = x.slice(0, b, e);
-            for (int i = 0; i < 3; ++i) y = up_[size_t(i)].forward(y, terms[i]);
-            return output_.forward(y);                                                 // [n, H4, W4]
-        });
+        const Tensor logits_kept = B::download(
+            errseg_detail::map_class_chunks<B>(K, class_chunk_, [&](int64_t b, int64_t e) {
+                T y = B::slice0(x, b, e);
+                for (int i = 0; i < 3; ++i) y = up_[size_t(i)].forward(y, terms[i]);
+                return output_.forward(y);                                             // [n, H4, W4]
+            })).contiguous();
         timer.lap("head.up_decoder");
 
-        // H14: reconstruction over the whole vocabulary.
+        // H14: reconstruction over the whole vocabulary (host).
         const int64_t H4 = logits_kept.size(1), W4 = logits_kept.size(2), plane = H4 * W4;
-        Tensor logits = Tensor::full({T, H4, W4}, kUnselectedLogit);
+        Tensor logits = Tensor::full({num_classes, H4, W4}, kUnselectedLogit);
         const float* src = logits_kept.data<float>();
         float* dst = logits.data<float>();
         for (int64_t i = 0; i < K; ++i) std::copy_n(src + i * plane, plane, dst + order[size_t(i)] * plane);
@@ -157,13 +161,16 @@ public:
 
 private:
     ErrSegHeadConfig cfg_;
-    CostEmbedding cost_embedding_;
-    GuidanceProjection image_guidance_;
-    TextGuidance text_guidance_;
-    std::vector<AggregatorLayer> layers_;
-    UpDecoder up_[3];
-    OutputHead output_;
+    CostEmbeddingOn<B> cost_embedding_;
+    GuidanceProjectionOn<B> image_guidance_;
+    TextGuidanceOn<B> text_guidance_;
+    std::vector<AggregatorLayerOn<B>> layers_;
+    UpDecoderOn<B> up_[3];
+    OutputHeadOn<B> output_;
     int64_t class_chunk_ = 8;
 };
+
+using AggregatorLayer = AggregatorLayerOn<CpuBackend>;
+using ErrSegHead = ErrSegHeadOn<CpuBackend>;
 
 }  // namespace errseg::models

@@ -24,40 +24,47 @@
 
 namespace errseg::models {
 
-class SpatialFusionBlock {
+template <class B>
+class SpatialFusionBlockOn {
 public:
+    using T = typename B::Tensor;
     static constexpr float kLayerNormEps = 1e-5f;
 
-    SpatialFusionBlock() = default;
+    SpatialFusionBlockOn() = default;
     // `w` is scoped at `aggregator_layers.{i}.spatial_fusion.sa.`.
-    SpatialFusionBlock(const Weights& w, int64_t dim, int64_t heads, int64_t sr_ratio)
+    SpatialFusionBlockOn(const Weights& w, int64_t dim, int64_t heads, int64_t sr_ratio)
         : dim_(dim), heads_(heads), sr_ratio_(sr_ratio) {
         using errseg_detail::load_affine;
+        using errseg_detail::load_host_affine;
         using errseg_detail::split_input_channels;
         const int64_t C = dim, hidden = 3 * dim;
-        norm1_ = load_affine(w, "norm1", {C});
-        norm2_ = load_affine(w, "norm2", {C});
-        q_ = split_input_channels(load_affine(w, "attention.q", {C, 2 * C}), C);
-        k_ = load_affine(w, "attention.k", {C, 2 * C});  // on LN_k(sr_k([xn, g])) when sr > 1
-        if (sr_ratio == 1) k_split_ = split_input_channels(k_, C);
-        v_ = load_affine(w, "attention.v", {C, C});
-        proj_ = load_affine(w, "attention.proj", {C, C});
+        norm1_ = load_affine<B>(w, "norm1", {C});
+        norm2_ = load_affine<B>(w, "norm2", {C});
+        q_ = split_input_channels<B>(load_host_affine(w, "attention.q", {C, 2 * C}), C);
+        // k acts on LN_k(sr_k([xn, g])) when sr > 1, on [xn, g] directly when sr = 1.
+        const errseg_detail::HostAffine k = load_host_affine(w, "attention.k", {C, 2 * C});
+        if (sr_ratio == 1)
+            k_split_ = split_input_channels<B>(k, C);
+        else
+            k_ = errseg_detail::upload<B>(k);
+        v_ = load_affine<B>(w, "attention.v", {C, C});
+        proj_ = load_affine<B>(w, "attention.proj", {C, C});
         if (sr_ratio > 1) {
             const int64_t r = sr_ratio;
-            sr_k_ = split_input_channels(load_affine(w, "attention.sr_k", {2 * C, 2 * C, r, r}), C);
-            norm_k_ = load_affine(w, "attention.norm_k", {2 * C});
-            sr_v_ = load_affine(w, "attention.sr_v", {C, C, r, r});
-            norm_v_ = load_affine(w, "attention.norm_v", {C});
+            sr_k_ = split_input_channels<B>(load_host_affine(w, "attention.sr_k", {2 * C, 2 * C, r, r}), C);
+            norm_k_ = load_affine<B>(w, "attention.norm_k", {2 * C});
+            sr_v_ = load_affine<B>(w, "attention.sr_v", {C, C, r, r});
+            norm_v_ = load_affine<B>(w, "attention.norm_v", {C});
         }
-        fc1_ = load_affine(w, "mlp.fc1", {hidden, C});
-        fc2_ = load_affine(w, "mlp.fc2", {hidden, C});
-        fc3_ = load_affine(w, "mlp.fc3", {C, hidden});
-        dwconv_ = load_affine(w, "mlp.dwconv.dwconv", {C, 1, 7, 7});
+        fc1_ = load_affine<B>(w, "mlp.fc1", {hidden, C});
+        fc2_ = load_affine<B>(w, "mlp.fc2", {hidden, C});
+        fc3_ = load_affine<B>(w, "mlp.fc3", {C, hidden});
+        dwconv_ = load_affine<B>(w, "mlp.dwconv.dwconv", {C, 1, 7, 7});
     }
 
     // x [K, C, H, W] (one map per selected class), guidance [1, C, H, W] -> [K, C, H, W].
     // Classes are independent; `chunk` bounds how many are processed at once (memory).
-    Tensor forward(const Tensor& x, const Tensor& guidance, int64_t chunk = 8) const {
+    T forward(const T& x, const T& guidance, int64_t chunk = 8) const {
         ERRSEG_CHECK(x.dim() == 4 && x.size(1) == dim_, "spatial fusion: expected [K, ", dim_,
                      ", H, W], got ", shape_str(x.shape()));
         ERRSEG_CHECK(guidance.dim() == 4 && guidance.size(0) == 1 && guidance.size(1) == dim_ &&
@@ -65,84 +72,78 @@ public:
                      "spatial fusion: guidance ", shape_str(guidance.shape()), " does not match features ",
                      shape_str(x.shape()));
         const GuidanceTerms g = guidance_terms(guidance);
-        return errseg_detail::map_class_chunks(x.size(0), chunk, [&](int64_t b, int64_t e) {
-            return forward_classes(x.slice(0, b, e), g);
+        return errseg_detail::map_class_chunks<B>(x.size(0), chunk, [&](int64_t b, int64_t e) {
+            return forward_classes(B::slice0(x, b, e), g);
         });
     }
 
 private:
     // The guidance contributions to q, k (or to the sr_k conv), bias included.
     struct GuidanceTerms {
-        Tensor q;  // [1, N, C]
-        Tensor k;  // [1, N, C] (sr = 1) or [1, 2C, H/sr, W/sr] (sr > 1)
+        T q;  // [1, N, C]
+        T k;  // [1, N, C] (sr = 1) or [1, 2C, H/sr, W/sr] (sr > 1)
     };
 
-    GuidanceTerms guidance_terms(const Tensor& guidance) const {
+    GuidanceTerms guidance_terms(const T& guidance) const {
         GuidanceTerms t;
-        const Tensor g_tokens = errseg_detail::map_to_tokens(guidance);  // [1, N, C]
-        t.q = ops::linear(g_tokens, q_.guidance_weight, q_.bias);
+        const T g_tokens = errseg_detail::map_to_tokens<B>(guidance);  // [1, N, C]
+        t.q = B::linear(g_tokens, q_.guidance_weight, q_.bias);
         if (sr_ratio_ > 1)
-            t.k = ops::conv2d(guidance, sr_k_.guidance_weight, sr_k_.bias,
-                              errseg_detail::conv_params(int(sr_ratio_), 0));
+            t.k = B::conv2d(guidance, sr_k_.guidance_weight, sr_k_.bias,
+                            errseg_detail::conv_params(int(sr_ratio_), 0));
         else
-            t.k = ops::linear(g_tokens, k_split_.guidance_weight, k_split_.bias);
+            t.k = B::linear(g_tokens, k_split_.guidance_weight, k_split_.bias);
         return t;
     }
 
-    Tensor forward_classes(const Tensor& x_map, const GuidanceTerms& g) const {
-        using errseg_detail::linear;
-        const int64_t n = x_map.size(0), C = dim_, H = x_map.size(2), W = x_map.size(3), N = H * W;
-        const int64_t d = C / heads_;
+    T forward_classes(const T& x_map, const GuidanceTerms& g) const {
+        const auto linear = [](const T& in, const Affine& a) { return errseg_detail::linear<B>(in, a); };
+        const int64_t H = x_map.size(2), W = x_map.size(3);
 
-        Tensor x = errseg_detail::map_to_tokens(x_map);  // [n, N, C]
-        const Tensor xn = ops::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
+        T x = errseg_detail::map_to_tokens<B>(x_map);  // [n, N, C]
+        const T xn = B::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
 
         // Queries from [xn, g].
-        const Tensor q = ops::add(ops::linear(xn, q_.feature_weight), g.q);  // [n, N, C]
+        const T q = B::add(B::linear(xn, q_.feature_weight), g.q);  // [n, N, C]
 
         // Keys from [xn, g] and values from xn, on the reduced grid when sr > 1.
-        Tensor k, v;
+        T k, v;
         if (sr_ratio_ > 1) {
             const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
-            const Tensor xn_map = errseg_detail::tokens_as_map_view(xn, H, W);  // [n, C, H, W]
-            Tensor k_map = ops::add(ops::conv2d(xn_map, sr_k_.feature_weight, Tensor(), sr), g.k);
-            Tensor k_tokens = ops::layer_norm(errseg_detail::map_to_tokens(k_map), norm_k_.weight,
-                                              norm_k_.bias, kLayerNormEps);
+            const T xn_map = errseg_detail::tokens_as_map_view<B>(xn, H, W);  // [n, C, H, W]
+            const T k_map = B::add(B::conv2d(xn_map, sr_k_.feature_weight, T(), sr), g.k);
+            const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
+                                             norm_k_.bias, kLayerNormEps);
             k = linear(k_tokens, k_);
-            Tensor v_map = ops::conv2d(xn_map, sr_v_.weight, sr_v_.bias, sr);
-            Tensor v_tokens = ops::layer_norm(errseg_detail::map_to_tokens(v_map), norm_v_.weight,
-                                              norm_v_.bias, kLayerNormEps);
+            const T v_map = B::conv2d(xn_map, sr_v_.weight, sr_v_.bias, sr);
+            const T v_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(v_map), norm_v_.weight,
+                                             norm_v_.bias, kLayerNormEps);
             v = linear(v_tokens, v_);
         } else {
-            k = ops::add(ops::linear(xn, k_split_.feature_weight), g.k);
+            k = B::add(B::linear(xn, k_split_.feature_weight), g.k);
             v = linear(xn, v_);
         }
-        const int64_t M = k.size(1);
 
         // Multi-head softmax attention, heads = contiguous channel groups of size d.
-        const float scale = float(1.0 / std::sqrt(double(d)));
-        const Tensor qh = q.reshape({n, N, heads_, d}).permute({0, 2, 1, 3});
-        const Tensor kh = k.reshape({n, M, heads_, d}).permute({0, 2, 1, 3});
-        const Tensor vh = v.reshape({n, M, heads_, d}).permute({0, 2, 1, 3});
-        const Tensor attended = ops::attention(qh, kh, vh, /*causal=*/false, scale)  // [n, heads, N, d]
-                                    .permute({0, 2, 1, 3})
-                                    .contiguous()
-                                    .reshape({n, N, C});
-        ops::add_(x, linear(attended, proj_));
+        const float scale = float(1.0 / std::sqrt(double(dim_ / heads_)));
+        B::add_(x, linear(B::attention_tokens(q, k, v, heads_, scale), proj_));
 
         // Gated MLP followed by a depthwise 7x7 conv on the token map.
-        const Tensor h = ops::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
-        Tensor u = ops::mul(ops::relu6(linear(h, fc1_)), linear(h, fc2_));
+        const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
+        T u = B::mul(B::relu6(linear(h, fc1_)), linear(h, fc2_));
         u = linear(u, fc3_);
-        u = ops::conv2d(errseg_detail::tokens_as_map_view(u, H, W), dwconv_.weight, dwconv_.bias,
-                        errseg_detail::conv_params(1, 3, int(C)));
-        ops::add_(x, errseg_detail::map_to_tokens(u));
-        return errseg_detail::tokens_to_map(x, H, W);
+        u = B::conv2d(errseg_detail::tokens_as_map_view<B>(u, H, W), dwconv_.weight, dwconv_.bias,
+                      errseg_detail::conv_params(1, 3, int(dim_)));
+        B::add_(x, errseg_detail::map_to_tokens<B>(u));
+        return errseg_detail::tokens_to_map<B>(x, H, W);
     }
 
+    using Affine = errseg_detail::Affine<B>;
     int64_t dim_ = 0, heads_ = 0, sr_ratio_ = 1;
-    errseg_detail::Affine norm1_, norm2_, k_, v_, proj_, norm_k_, sr_v_, norm_v_, fc1_, fc2_, fc3_, dwconv_;
-    errseg_detail::SplitAffine q_, k_split_, sr_k_;
+    Affine norm1_, norm2_, k_, v_, proj_, norm_k_, sr_v_, norm_v_, fc1_, fc2_, fc3_, dwconv_;
+    errseg_detail::SplitAffine<B> q_, k_split_, sr_k_;
 };
+
+using SpatialFusionBlock = SpatialFusionBlockOn<CpuBackend>;
 
 }  // namespace errseg::models

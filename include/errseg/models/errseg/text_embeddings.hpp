@@ -48,26 +48,15 @@ inline std::vector<std::string> class_prompts(const std::string& prompt_template
 }
 
 // Rows of x [T, E] divided by their L2 norm (plain division, as upstream; no epsilon).
-inline Tensor l2_normalize_rows_exact(const Tensor& x) {
-    Tensor out = x.to_f32().clone();
-    const int64_t rows = out.size(0), cols = out.size(1);
-    float* d = out.data<float>();
-    for (int64_t r = 0; r < rows; ++r) {
-        float* row = d + r * cols;
-        double sq = 0.0;
-        for (int64_t c = 0; c < cols; ++c) sq += double(row[c]) * double(row[c]);
-        const float norm = float(std::sqrt(sq));
-        for (int64_t c = 0; c < cols; ++c) row[c] = row[c] / norm;
-    }
-    return out;
-}
+inline Tensor l2_normalize_rows_exact(const Tensor& x) { return CpuBackend::normalize_rows(x); }
 
-// Encodes class names to L2-normalised embeddings [T, E]; `batch` prompts per text-tower call.
+// Encodes class names to L2-normalised embeddings [T, E] (host); `batch` prompts per text-tower call.
 // Classes with the same prompt (e.g. ADE-847's duplicated first synonyms) are encoded once, so
 // their embeddings are bit-identical, as upstream's (which makes their cost maps tie exactly).
-inline Tensor encode_class_names(const ClipText& text_tower, const text::ClipTokenizer& tokenizer,
-                                 const std::string& prompt_template,
-                                 const std::vector<std::string>& class_names, int64_t batch = 64) {
+template <class B>
+Tensor encode_class_names(const ClipTextOn<B>& text_tower, const text::ClipTokenizer& tokenizer,
+                          const std::string& prompt_template,
+                          const std::vector<std::string>& class_names, int64_t batch = 64){
     ERRSEG_CHECK(!class_names.empty(), "ERR-Seg: the vocabulary is empty");
     const std::vector<std::string> prompts = class_prompts(prompt_template, class_names);
     // Unique prompts in first-appearance order, and each class's row among them.
@@ -89,7 +78,7 @@ inline Tensor encode_class_names(const ClipText& text_tower, const text::ClipTok
         const int64_t e = std::min(U, b + batch);
         const std::vector<std::string> part(unique.begin() + b, unique.begin() + e);
         // The text tower computes only up to the last EOT of the batch (causal mask: same result).
-        const Tensor embedded = text_tower.encode(tokenizer.tokenize_batch(part, int(context))).contiguous();
+        const Tensor embedded = B::download(text_tower.encode(tokenizer.tokenize_batch(part, int(context))));
         if (!encoded.defined()) encoded = Tensor::empty({U, embedded.size(1)});
         std::copy_n(embedded.data<float>(), embedded.numel(), encoded.data<float>() + b * embedded.size(1));
     }
