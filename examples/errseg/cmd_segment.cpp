@@ -19,6 +19,10 @@
 #include "errseg/io/npy.hpp"
 #include "errseg/render/overlay.hpp"
 #include "errseg/vocabulary.hpp"
+#ifdef ERRSEG_WITH_CUDA
+#include "errseg/cuda/cuda_backend.hpp"
+#include "errseg/cuda/device.hpp"
+#endif
 
 namespace fs = std::filesystem;
 
@@ -42,7 +46,7 @@ void write_label_png(const std::string& path, const Tensor& labels, size_t num_c
 }
 
 json::Value summary_json(const std::string& image_path, const Image& img, const std::vector<std::string>& names,
-                         const models::ErrSegModel::Result& r, double total_ms) {
+                         const models::SegmentResult& r, double total_ms) {
     const int32_t* l = r.labels.data<int32_t>();
     const size_t n = size_t(r.labels.numel());
     std::map<int64_t, size_t> counts;
@@ -100,80 +104,51 @@ uint64_t physical_memory_mb() {
     return pages > 0 && page > 0 ? (uint64_t(pages) * uint64_t(page)) >> 20 : uint64_t(1) << 20;
 }
 
-}  // namespace
 
-int cmd_segment(int argc, char** argv) {
-    Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. For each IMAGE writes into OUTDIR:\n"
-              "  <name>_labels.png   class index per pixel (8-bit for <= 255 classes, else 16-bit)\n"
-              "  <name>_overlay.png  the image blended with class colours, with a legend\n"
-              "  <name>.json         classes present with pixel fractions, CRM-selected classes, timings\n"
-              "  <name>_logits.npy   (with --save-logits) decoder logits, T x h x w float32, before sigmoid",
-              "--model M.safetensors --classes VOCAB [options] IMAGE... -o OUTDIR");
-    args.option("model", "converted ERR-Seg model file (.safetensors)")
-        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
-        .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (.npy, T x E)")
-        .option("out-dir", "output directory (also -o)")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
-        .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
-        .option("max-classes", "refuse larger vocabularies", "4096")
-        .option("max-pixels", "refuse larger images (checked from the file header, before decoding)",
-                std::to_string(kMaxImagePixels))
-        .option("max-memory", "refuse runs whose estimated memory (MB) for the class maps and the image exceeds this",
-                std::to_string(physical_memory_mb()))
-        .option("crm-ties", "how CRM breaks exact ties: torch-cpu (as upstream on CPU) or lower-index", "torch-cpu")
-        .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
-        .flag("quiet", "no progress bar");
-    if (!args.parse(argc, argv)) return 0;
-    const auto& images = args.positionals();
-    ERRSEG_CHECK(!images.empty(), "no input image given (see errseg segment --help)");
-    const std::string out_dir = args.get("out-dir");
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+// Everything after the options: the same for every backend.
+struct SegmentJob {
+    std::vector<std::string> names;
+    std::string out_dir;
+    int top_k = -1;
+    models::CrmTieRule tie_rule = models::CrmTieRule::TorchCpu;
+    int64_t max_pixels = 0;
+    uint64_t max_memory_mb = 0;
+    std::string class_embeddings_path;
+    bool save_logits = false, quiet = false;
+};
 
-    VocabularyLimits limits;
-    limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
-    const int64_t max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
-    const uint64_t max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
-    std::vector<std::string> names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
-    int top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
-    const std::string ties = args.get("crm-ties");
-    ERRSEG_CHECK(ties == "torch-cpu" || ties == "lower-index", "--crm-ties must be torch-cpu or lower-index, got '", ties, "'");
-    const auto tie_rule = ties == "torch-cpu" ? models::CrmTieRule::TorchCpu : models::CrmTieRule::LowerIndex;
-
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    ERRSEG_CHECK(fs::is_directory(out_dir), "cannot create output directory '", out_dir, "'");
-    ERRSEG_CHECK(::access(out_dir.c_str(), W_OK) == 0, "output directory '", out_dir, "' is not writable");
-
-    auto model = models::ErrSegModel::load(args.get("model"));
+template <class Model>
+int segment_images(const Model& model, const SegmentJob& job, const std::vector<std::string>& images) {
+    const std::vector<std::string>& names = job.names;
     const uint64_t crop = uint64_t(model.config().input.crop_size);
-    check_memory(estimated_bytes(names.size(), crop, 0), max_memory_mb,
+    check_memory(estimated_bytes(names.size(), crop, 0), job.max_memory_mb,
                  "a vocabulary of " + std::to_string(names.size()) + " classes");
     Tensor class_emb;
-    if (args.has("class-embeddings")) {
-        class_emb = read_npy(args.get("class-embeddings")).to_f32();
+    if (!job.class_embeddings_path.empty()) {
+        class_emb = read_npy(job.class_embeddings_path).to_f32();
         ERRSEG_CHECK(class_emb.dim() == 2 && class_emb.size(0) == int64_t(names.size()),
                      "class embeddings file has shape ", shape_str(class_emb.shape()), ", expected [", names.size(), ", E] for this vocabulary");
     } else {
         class_emb = model.encode_classes(names);
     }
 
-    Progress progress(images.size(), !args.flag_set("quiet") && isatty(2));
+    Progress progress(images.size(), !job.quiet && isatty(2));
     int failures = 0;
     for (const std::string& path : images) {
         std::vector<std::string> written;  // this image's outputs, removed again if a later step fails
         try {
             auto t0 = std::chrono::steady_clock::now();
-            Image img = load_image(path, max_pixels);
+            Image img = load_image(path, job.max_pixels);
             check_memory(estimated_bytes(names.size(), crop, uint64_t(img.width) * uint64_t(img.height)),
-                         max_memory_mb, "segmenting a " + std::to_string(img.width) + "x" +
-                                            std::to_string(img.height) + " image with " +
-                                            std::to_string(names.size()) + " classes");
+                         job.max_memory_mb, "segmenting a " + std::to_string(img.width) + "x" +
+                                                std::to_string(img.height) + " image with " +
+                                                std::to_string(names.size()) + " classes");
             models::SegmentOptions opt;
-            opt.top_k = top_k;
-            opt.crm_tie_rule = tie_rule;
-            auto result = model.segment(img, class_emb, opt);
+            opt.top_k = job.top_k;
+            opt.crm_tie_rule = job.tie_rule;
+            const models::SegmentResult result = model.segment(img, class_emb, opt);
             double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            const std::string stem = (fs::path(out_dir) / fs::path(path).stem()).string();
+            const std::string stem = (fs::path(job.out_dir) / fs::path(path).stem()).string();
             write_label_png(stem + "_labels.png", result.labels, names.size());
             written.push_back(stem + "_labels.png");
 
@@ -189,14 +164,14 @@ int cmd_segment(int argc, char** argv) {
             Image overlay = render_overlay(img, result.labels.data<int32_t>(), names, present);
             write_png(stem + "_overlay.png", overlay.width, overlay.height, 3, overlay.rgb.data());
             written.push_back(stem + "_overlay.png");
-            if (args.flag_set("save-logits")) {
+            if (job.save_logits) {
                 write_npy(stem + "_logits.npy", result.logits);
                 written.push_back(stem + "_logits.npy");
             }
             std::string js = summary_json(path, img, names, result, ms).dump(2) + "\n";
             write_file_atomic(stem + ".json", js.data(), js.size());
             progress.step(fs::path(path).filename().string());
-            if (!isatty(2) || args.flag_set("quiet"))
+            if (!isatty(2) || job.quiet)
                 std::cout << path << " -> " << stem << "_{labels,overlay}.png, .json (" << int(ms) << " ms)\n";
         } catch (const std::exception& e) {
             // All of an image's outputs or none: drop the files written before the failure
@@ -208,6 +183,97 @@ int cmd_segment(int argc, char** argv) {
         }
     }
     return failures ? 1 : 0;
+}
+
+// "cpu" -> -1; "cuda" -> 0; "cuda:N" -> N.
+int parse_device(const std::string& device) {
+    if (device == "cpu") return -1;
+    if (device == "cuda") return 0;
+    if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 8 &&
+        device.find_first_not_of("0123456789", 5) == std::string::npos)
+        return std::stoi(device.substr(5));
+    fail("--device must be cpu, cuda or cuda:N, got '", device, "'");
+}
+
+DType parse_precision(const std::string& precision) {
+    if (precision == "fp32") return DType::F32;
+    if (precision == "fp16") return DType::F16;
+    if (precision == "bf16") return DType::BF16;
+    fail("--precision must be fp32, fp16 or bf16, got '", precision, "'");
+}
+
+int segment_on_gpu(int device, DType precision, const std::string& model_path, const SegmentJob& job,
+                   const std::vector<std::string>& images) {
+#ifdef ERRSEG_WITH_CUDA
+    const int count = cuda::cuda_device_count();
+    ERRSEG_CHECK(count > 0, "--device cuda: no usable CUDA device (", cuda::cuda_unavailable_reason(), ")");
+    ERRSEG_CHECK(device < count, "--device cuda:", device, ": there are only ", count, " CUDA device(s)");
+    ERRSEG_CUDA_CHECK(cudaSetDevice(device));
+    cuda::PrecisionScope scope(precision);  // weights are uploaded in this dtype at load
+    const auto model = models::ErrSegModelOn<cuda::CudaBackend>::load(model_path);
+    return segment_images(model, job, images);
+#else
+    (void)device, (void)precision, (void)model_path, (void)job, (void)images;
+    fail("--device cuda: this errseg was built without the CUDA backend (configure with -DERRSEG_CUDA=ON)");
+#endif
+}
+
+}  // namespace
+
+int cmd_segment(int argc, char** argv) {
+    Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. For each IMAGE writes into OUTDIR:\n"
+              "  <name>_labels.png   class index per pixel (8-bit for <= 255 classes, else 16-bit)\n"
+              "  <name>_overlay.png  the image blended with class colours, with a legend\n"
+              "  <name>.json         classes present with pixel fractions, CRM-selected classes, timings\n"
+              "  <name>_logits.npy   (with --save-logits) decoder logits, T x h x w float32, before sigmoid",
+              "--model M.safetensors --classes VOCAB [options] IMAGE... -o OUTDIR");
+    args.option("model", "converted ERR-Seg model file (.safetensors)")
+        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
+        .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (.npy, T x E)")
+        .option("out-dir", "output directory (also -o)")
+        .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
+        .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
+        .option("threads", "CPU threads", std::to_string(default_num_threads()))
+        .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
+        .option("max-classes", "refuse larger vocabularies", "4096")
+        .option("max-pixels", "refuse larger images (checked from the file header, before decoding)",
+                std::to_string(kMaxImagePixels))
+        .option("max-memory", "refuse runs whose estimated memory (MB) for the class maps and the image exceeds this",
+                std::to_string(physical_memory_mb()))
+        .option("crm-ties", "how CRM breaks exact ties: torch-cpu (as upstream on CPU) or lower-index", "torch-cpu")
+        .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
+        .flag("quiet", "no progress bar");
+    if (!args.parse(argc, argv)) return 0;
+    const auto& images = args.positionals();
+    ERRSEG_CHECK(!images.empty(), "no input image given (see errseg segment --help)");
+    const int device = parse_device(args.get("device"));
+    const DType precision = parse_precision(args.get("precision"));
+    ERRSEG_CHECK(device >= 0 || precision == DType::F32, "--precision ", args.get("precision"),
+                 " needs --device cuda: the CPU backend computes in fp32");
+    SegmentJob job;
+    job.out_dir = args.get("out-dir");
+    set_num_threads(int(args.get_int("threads", 1, 1024)));
+
+    VocabularyLimits limits;
+    limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
+    job.max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
+    job.max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
+    job.names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
+    job.top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
+    const std::string ties = args.get("crm-ties");
+    ERRSEG_CHECK(ties == "torch-cpu" || ties == "lower-index", "--crm-ties must be torch-cpu or lower-index, got '", ties, "'");
+    job.tie_rule = ties == "torch-cpu" ? models::CrmTieRule::TorchCpu : models::CrmTieRule::LowerIndex;
+    if (args.has("class-embeddings")) job.class_embeddings_path = args.get("class-embeddings");
+    job.save_logits = args.flag_set("save-logits");
+    job.quiet = args.flag_set("quiet");
+
+    std::error_code ec;
+    fs::create_directories(job.out_dir, ec);
+    ERRSEG_CHECK(fs::is_directory(job.out_dir), "cannot create output directory '", job.out_dir, "'");
+    ERRSEG_CHECK(::access(job.out_dir.c_str(), W_OK) == 0, "output directory '", job.out_dir, "' is not writable");
+
+    if (device >= 0) return segment_on_gpu(device, precision, args.get("model"), job, images);
+    return segment_images(models::ErrSegModel::load(args.get("model")), job, images);
 }
 
 }  // namespace errseg::cli

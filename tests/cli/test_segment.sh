@@ -124,5 +124,9 @@ expect_error "cannot open" --model "$WORK/missing.safetensors" --classes ade150 
 expect_error "cannot create output directory" --model "$MODEL" --classes ade150 "$IMG" -o "$IMG/sub"
 expect_error "no input image" --model "$MODEL" --classes ade150 -o "$WORK/e6"
 expect_error "unknown option --bogus" --model "$MODEL" --classes ade150 --bogus "$IMG" -o "$WORK/e7"
-for d in e3 e4; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
+expect_error "--device must be cpu, cuda or cuda:N, got 'gpu'" --model "$MODEL" --classes ade150 --device gpu "$IMG" -o "$WORK/e8"
+expect_error "--precision fp16 needs --device cuda" --model "$MODEL" --classes ade150 --precision fp16 "$IMG" -o "$WORK/e9"
+# A CPU-only build names the missing backend; a CUDA build without a GPU names the missing device.
+expect_error "--device cuda: " --model "$MODEL" --classes ade150 --device cuda "$IMG" -o "$WORK/e10"
+for d in e3 e4 e10; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
 echo "1 passed, 0 failed"

@@ -40,6 +40,15 @@ struct SegmentOptions {
     CrmTieRule crm_tie_rule = CrmTieRule::TorchCpu;
 };
 
+// What segment() returns (host tensors, whatever the backend).
+struct SegmentResult {
+    Tensor logits;                  // [T, h, w] decoder output (h = S/4); −100 where not selected
+    Tensor probs;                   // [T, H, W] at the image size, only when requested
+    Tensor labels;                  // I32 [H, W]
+    std::vector<int64_t> selected;  // classes kept by CRM, ascending
+    std::vector<std::pair<std::string, double>> timings_ms;
+};
+
 // B: the backend the networks run on (CpuBackend, or cuda::CudaBackend whose weights are
 // uploaded once at load). Inputs and results are host tensors either way.
 template <class B>
@@ -64,13 +73,7 @@ public:
         });
     }
 
-    struct Result {
-        Tensor logits;                  // [T, h, w] decoder output (h = S/4); −100 where not selected
-        Tensor probs;                   // [T, H, W] at the image size, only when requested
-        Tensor labels;                  // I32 [H, W]
-        std::vector<int64_t> selected;  // classes kept by CRM, ascending
-        std::vector<std::pair<std::string, double>> timings_ms;
-    };
+    using Result = SegmentResult;
 
     Result segment(const Image& image, const Tensor& class_embeddings, int top_k = -1,
                    bool keep_probs = false) const {

@@ -1,0 +1,143 @@
+// The GPU backend of the model code: the Backend interface of include/errseg/backend/cpu_backend.hpp
+// on DeviceTensors, forwarding to our kernels (errseg::cuda::ops). Host-only header; link
+// errseg::cuda.
+//
+//   errseg::cuda::PrecisionScope fp16(errseg::DType::F16);   // weights and activations in fp16
+//   auto model = errseg::models::ErrSegModelOn<errseg::cuda::CudaBackend>::load("errseg_b.safetensors");
+//   auto result = model.segment(image, model.encode_classes(names));  // host results
+//
+// Precision: tensors are uploaded in the compute dtype current at upload time (F32 by default;
+// F16 / BF16 under a PrecisionScope), so a model keeps the precision it was loaded with. Every
+// kernel accumulates in fp32. Differences from the CPU backend, all in layout only: permute and
+// permute_copy are dense copies, contiguous is the identity, add_ rebinds its first argument.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../backend/cpu_backend.hpp"
+#include "../core.hpp"
+#include "../ops/conv.hpp"
+#include "device_tensor.hpp"
+#include "ops.hpp"
+#include "upload.hpp"
+
+namespace errseg::cuda {
+
+struct CudaBackend {
+    using Tensor = DeviceTensor;
+    static constexpr const char* kName = "cuda";
+
+    // The dtype float tensors are uploaded in (this thread).
+    static DType& compute_dtype() {
+        thread_local DType dtype = DType::F32;
+        return dtype;
+    }
+
+    static Tensor upload(const errseg::Tensor& host) {
+        const bool is_float = host.dtype() == DType::F32 || host.dtype() == DType::F16 || host.dtype() == DType::BF16;
+        return to_device(host, is_float ? std::optional<DType>(compute_dtype()) : std::nullopt);
+    }
+    static errseg::Tensor download(const Tensor& t) {
+        return to_host(t.dtype() == DType::F32 ? t : ops::cast(t, DType::F32));
+    }
+
+    // ---- layout ----
+    static Tensor permute(const Tensor& x, const std::vector<int64_t>& order) { return ops::permute(x, order); }
+    static Tensor permute_copy(const Tensor& x, const std::vector<int64_t>& order) { return ops::permute(x, order); }
+    static Tensor contiguous(const Tensor& x) { return x; }
+    static Tensor slice0(const Tensor& x, int64_t begin, int64_t end) { return x.slice0(begin, end); }
+    static Tensor select0(const Tensor& x, int64_t i) { return x.select0(i); }
+    static Tensor concat(const std::vector<Tensor>& xs, int64_t dim) { return ops::concat(xs, dim); }
+    static Tensor pad2d(const Tensor& x, int left, int right, int top, int bottom, float value = 0.f) {
+        return ops::pad2d(x, left, right, top, bottom, value);
+    }
+    static Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& idx) {
+        const errseg::Tensor host_idx = errseg::Tensor::from_vector<int64_t>({int64_t(idx.size())}, idx);
+        return ops::index_select(x, dim, to_device(host_idx, std::nullopt, x.stream()));
+    }
+
+    // ---- products and convolutions ----
+    static Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor()) { return ops::linear(x, w, b); }
+    static Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false) { return ops::matmul(a, b, trans_b); }
+    static Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const errseg::ops::Conv2dParams& p) {
+        ops::Conv2dParams q;
+        q.stride_h = p.stride_h;
+        q.stride_w = p.stride_w;
+        q.pad_h = p.pad_h;
+        q.pad_w = p.pad_w;
+        q.dilation_h = p.dilation_h;
+        q.dilation_w = p.dilation_w;
+        q.groups = p.groups;
+        return ops::conv2d(x, w, b, q);
+    }
+    static Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
+                                   const errseg::ops::ConvTranspose2dParams& p) {
+        ops::ConvTranspose2dParams q;
+        q.stride_h = p.stride_h;
+        q.stride_w = p.stride_w;
+        q.pad_h = p.pad_h;
+        q.pad_w = p.pad_w;
+        q.output_pad_h = p.output_pad_h;
+        q.output_pad_w = p.output_pad_w;
+        q.groups = p.groups;
+        return ops::conv_transpose2d(x, w, b, q);
+    }
+
+    // ---- normalisations ----
+    static Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
+        return ops::layer_norm(x, w, b, eps);
+    }
+    static Tensor layer_norm2d(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
+        return ops::layer_norm2d(x, w, b, eps);
+    }
+    static Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps) {
+        return ops::group_norm(x, groups, w, b, eps);
+    }
+    static Tensor l2_normalize(const Tensor& x, float eps) { return ops::l2_normalize(x, eps); }
+    // x / ‖x‖ per row, no epsilon: F.normalize's x / max(‖x‖, eps) with eps = 0.
+    static Tensor normalize_rows(const Tensor& x) { return ops::l2_normalize(x, 0.f); }
+
+    // ---- elementwise ----
+    static Tensor gelu(const Tensor& x) { return ops::gelu(x); }
+    static Tensor quick_gelu(const Tensor& x) { return ops::quick_gelu(x); }
+    static Tensor relu(const Tensor& x) { return ops::relu(x); }
+    static Tensor relu6(const Tensor& x) { return ops::relu6(x); }
+    static Tensor clamp(const Tensor& x, float lo, float hi) { return ops::clamp(x, lo, hi); }
+    static Tensor scale(const Tensor& x, float s) { return ops::scale(x, s); }
+    static Tensor add(const Tensor& a, const Tensor& b) { return ops::add(a, b); }
+    static Tensor mul(const Tensor& a, const Tensor& b) { return ops::mul(a, b); }
+    static void add_(Tensor& a, const Tensor& b) { a = ops::add(a, b); }
+
+    // ---- resampling ----
+    static Tensor resize_bilinear(const Tensor& x, int64_t h, int64_t w, bool align_corners) {
+        return ops::resize_bilinear(x, h, w, align_corners);
+    }
+    static Tensor avg_pool2d(const Tensor& x, int kernel, int stride) { return ops::avg_pool2d(x, kernel, stride); }
+
+    // ---- attention (heads read in place from the token layout: no permutes) ----
+    static Tensor attention_tokens(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale) {
+        return ops::attention_tokens(q, k, v, int(heads), /*causal=*/false, scale);
+    }
+    static Tensor multi_head_self_attention(const Tensor& x, const Tensor& in_w, const Tensor& in_b,
+                                            const Tensor& out_w, const Tensor& out_b, int heads, bool causal) {
+        return ops::multi_head_self_attention(x, in_w, in_b, out_w, out_b, heads, causal);
+    }
+};
+
+// Sets the compute dtype (F32, F16 or BF16) for uploads on this thread until destroyed.
+class PrecisionScope {
+public:
+    explicit PrecisionScope(DType dtype) : previous_(CudaBackend::compute_dtype()) {
+        ERRSEG_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
+                     "GPU precision must be F32, F16 or BF16, got ", dtype_name(dtype));
+        CudaBackend::compute_dtype() = dtype;
+    }
+    ~PrecisionScope() { CudaBackend::compute_dtype() = previous_; }
+    PrecisionScope(const PrecisionScope&) = delete;
+    PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+private:
+    DType previous_;
+};
+
+}  // namespace errseg::cuda
