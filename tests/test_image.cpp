@@ -163,7 +163,15 @@ TEST_CASE("image: missing, empty, corrupt and non-image files give clear errors"
     png.resize(png.size() / 2);
     write_bytes(scratch("cut.png"), png);
     CHECK(has(error_of([] { load_image(scratch("cut.png")); }), "image file '" + scratch("cut.png") + "'"));
-    CHECK(has(error_of([] { load_image(scratch("cut.png")); }), "corrupt or unsupported image"));
+    CHECK(has(error_of([] { load_image(scratch("cut.png")); }), "truncated or corrupt PNG image (chunk 'IDAT' declares"));
+
+    // A chunk declaring more bytes than the file holds is refused before stb sizes a buffer by it.
+    auto huge_chunk = encode_png(8, 8, 3, px.data());
+    const size_t idat = 33;  // signature (8) + IHDR chunk (25)
+    REQUIRE(std::string(huge_chunk.begin() + idat + 4, huge_chunk.begin() + idat + 8) == "IDAT");
+    huge_chunk[idat] = 0x40;  // length 0x40xxxxxx: about 1 GB
+    CHECK(has(error_of([&] { load_image_from_memory(huge_chunk.data(), huge_chunk.size()); }),
+              "truncated or corrupt PNG image (chunk 'IDAT' declares 10"));
 
     // Corrupted bytes inside the compressed stream.
     auto bad = encode_png(64, 64, 3, px.data());

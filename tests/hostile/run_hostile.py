@@ -278,7 +278,11 @@ def build_cases(bin_path, models, work):
              "image is 8000x8000 (64000000 pixels), larger than the limit of 16000000 pixels"))
     sample = open(SAMPLE, "rb").read()
     add(case("image_truncated_png", seg(tiny, image=raw("trunc.png", sample[: len(sample) // 3])),
-             "corrupt or unsupported image"))
+             "truncated or corrupt PNG image (chunk 'IDAT' declares"))
+    # 200 bytes whose second IDAT declares 2 GB: stb grew its buffer to that before reading it.
+    add(case("image_png_chunk_past_eof",
+             seg(tiny, image=os.path.join(REPO, "fuzz", "regressions", "image", "png_idat_length_past_eof_2gb_realloc.png")),
+             "truncated or corrupt PNG image (chunk"))
     add(case("image_pgm_16bit", seg(tiny, image=raw("deep.pgm", b"P5\n4 4\n65535\n" + b"\x12\x34" * 16)),
              "16-bit PNM images are not supported"))
     add(case("image_ppm_truncated", seg(tiny, image=raw("short.ppm", b"P6\n64 64\n255\n" + b"\x80" * 100)),

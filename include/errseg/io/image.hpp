@@ -149,6 +149,31 @@ inline uint32_t read_be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
 
+// Bytes of a file shown in a message: printable ASCII as is, anything else as '?'.
+inline std::string printable(const std::string& bytes) {
+    std::string out = bytes;
+    for (char& c : out)
+        if (c < 0x20 || c > 0x7E) c = '?';
+    return out;
+}
+
+// PNG chunk walk: every chunk up to IEND must fit in the file. stb 2.27 grows its IDAT buffer
+// to each chunk's declared length before reading it, so a 200-byte file declaring a 1 GB IDAT
+// made it allocate 2 GB (found by fuzz_image).
+inline void check_png_chunks(const uint8_t* d, size_t n, const std::string& what) {
+    size_t i = 8;  // after the signature
+    while (i + 8 <= n) {
+        const uint64_t len = read_be32(d + i);
+        const std::string type(reinterpret_cast<const char*>(d + i + 4), 4);
+        const uint64_t remain = uint64_t(n - i - 8);
+        if (len + 4 > remain)  // data + CRC
+            fail(what, ": truncated or corrupt PNG image (chunk '", printable(type), "' declares ", len,
+                 " bytes, the file has ", remain < 4 ? 0 : remain - 4, " left)");
+        if (type == "IEND") return;
+        i += 12 + size_t(len);
+    }
+}
+
 inline Image decode_image(const uint8_t* data, size_t n, const std::string& what,
                           int64_t max_pixels = kMaxImagePixels) {
     ERRSEG_CHECK(data != nullptr && n > 0, what, ": image data is empty");
@@ -158,6 +183,7 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
     // refuses them too, but its reason is lost behind "unknown image type").
     if (format == "PNG" && n >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0)
         check_image_dims(read_be32(data + 16), read_be32(data + 20), what, max_pixels);
+    if (format == "PNG") check_png_chunks(data, n, what);
     if (format == "JPEG" && !jpeg_huffman_tables_ok(data, n))
         fail(what, ": corrupt JPEG image (invalid Huffman table)");
     if (format == "PNM") check_pnm(data, n, what, max_pixels);
