@@ -491,7 +491,7 @@ class ERRSegHead(nn.Module):
         t = m.shape[0]
         top = 3 if t > 3 else t
         _, ranks = torch.topk(m, k=top, dim=0)             # top×H×W, rank 0 = most similar
-        weights = torch.zeros(t, dtype=torch.float32)
+        weights = torch.zeros(t, dtype=torch.float32, device=m.device)
         for i, factor in enumerate([1, 0.1, 0.01][:top]):
             counts = torch.bincount(ranks[i].flatten(), minlength=t).to(torch.float32)
             weights += counts * factor                    # float32 products, added in rank order
@@ -524,7 +524,7 @@ class ERRSegHead(nn.Module):
 
         selected, weights = self.select_classes(costs[0], self.sample_classes_num, tie_break)
         if shuffle is not None:
-            selected = selected[torch.randperm(selected.numel(), generator=shuffle)]
+            selected = selected[torch.randperm(selected.numel(), generator=shuffle).to(selected.device)]
         k = selected.numel()
         s16 = costs[0][0][:, selected]                                 # P×K×H×W (H4)
         s32 = costs[1][0][:, selected]
@@ -559,7 +559,7 @@ class ERRSegHead(nn.Module):
         logit = self.head(x).reshape(1, k, x.shape[-2], x.shape[-1])
 
         # H14 reconstruction
-        out = torch.ones((1, t, logit.shape[-2], logit.shape[-1]), dtype=torch.float32) * (-100)
+        out = torch.ones((1, t, logit.shape[-2], logit.shape[-1]), dtype=torch.float32, device=logit.device) * (-100)
         out[0, selected] = logit[0].float()
         selected = selected.sort().values
         if return_aux:
@@ -633,7 +633,7 @@ class ERRSeg(nn.Module):
         if isinstance(image, torch.Tensor):
             image = image.numpy()
         # contiguous C×H×W, as detectron2's loader hands it to the model
-        img = torch.as_tensor(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1)))
+        img = torch.as_tensor(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))).to(self.pixel_mean.device)
         x = (img - self.pixel_mean) / self.pixel_std
         x = x.unsqueeze(0)
         return F.interpolate(x, size=(self.crop_size, self.crop_size), mode="bilinear", align_corners=False)
@@ -652,7 +652,7 @@ class ERRSeg(nn.Module):
 
     def encode_text(self, class_names):
         """T class names → T×1×E L2-normalised text embeddings (all prompts in one batch)."""
-        tokens = self.tokenize(class_names)
+        tokens = self.tokenize(class_names).to(self.pixel_mean.device)
         emb = self.clip.encode_text(tokens)
         emb = emb / emb.norm(dim=-1, keepdim=True)
         return emb.unsqueeze(1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Per-stage CPU timing of the PyTorch ERR-Seg (bench/pytorch/errseg_torch.py) — the
-"upstream PyTorch on the same CPU" column of our benchmark tables.
+"""Per-stage timing of the PyTorch ERR-Seg (bench/pytorch/errseg_torch.py) — the "upstream
+PyTorch on the same hardware" column of our benchmark tables (CPU; or GPU with --device cuda,
+optionally --autocast fp16|bf16).
 
     /usr/bin/python3 bench/pytorch/time_errseg.py --checkpoint X.pth --config X.config.json \
         --image IMG --classes ade150|ade847|FILE|"a,b,c" --threads N --repeats R [--json OUT.json]
@@ -49,6 +50,9 @@ def parse_args():
                     help="first apply detectron2's ResizeShortestEdge(800, 1333) (PIL bilinear), as "
                          "the published evaluation does")
     ap.add_argument("--compile", action="store_true", help="try torch.compile on the towers and head")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (GPU: each stage synchronises)")
+    ap.add_argument("--autocast", choices=("off", "fp16", "bf16"), default="off",
+                    help="GPU mixed precision (torch.autocast), the PyTorch fp16/bf16 baseline")
     ap.add_argument("--json", default=None, help="write the results here")
     return ap.parse_args()
 
@@ -95,7 +99,10 @@ def main():
     model = ERRSeg(cfg)
     model.load_checkpoint(args.checkpoint)
     model.eval()
+    device = torch.device(args.device)
+    model.to(device)
     load_s = time.perf_counter() - t0
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     import gc
     gc.collect()
 
@@ -115,7 +122,7 @@ def main():
                 text_tower = torch.compile(model.clip.text)
 
                 def text_fn(names):
-                    emb = text_tower(model.tokenize(names))
+                    emb = text_tower(model.tokenize(names).to(device))
                     return (emb / emb.norm(dim=-1, keepdim=True)).unsqueeze(1)
                 head_fn = torch.compile(model.decoder)
                 compile_status = "on"
@@ -130,8 +137,10 @@ def main():
         wall, cpu = {}, {}
 
         def stage(name, fn):
+            sync()
             c0, p0 = time.perf_counter(), time.process_time()
             out = fn()
+            sync()
             wall[name] = time.perf_counter() - c0
             cpu[name] = time.process_time() - p0
             return out
@@ -147,7 +156,10 @@ def main():
         return wall, cpu, logits, selected, labels
 
     runs, cpu_runs = [], []
-    with torch.inference_mode():
+    import contextlib
+    amp = (torch.autocast(device.type, dtype=torch.float16 if args.autocast == "fp16" else torch.bfloat16)
+           if args.autocast != "off" else contextlib.nullcontext())
+    with torch.inference_mode(), amp:
         for i in range(args.warmup + args.repeats):
             t, cpu, logits, selected, labels = run_once()
             finite = bool(torch.isfinite(logits).all())
@@ -168,6 +180,8 @@ def main():
         "input": {"image": os.path.abspath(args.image), "original_hw": list(orig_hw), "model_input_hw": list(in_hw),
                   "classes": args.classes, "upstream_eval_resize": args.upstream_eval_resize},
         "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
+        "device": str(device), "autocast": args.autocast,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "median_ms": {k: v * 1e3 for k, v in med.items()},
         "median_cpu_ms": {k: v * 1e3 for k, v in med_cpu.items()},
         "runs_ms": [{k: v * 1e3 for k, v in r.items()} for r in runs],
