@@ -16,7 +16,7 @@
 
 #include "../backend/cpu_backend.hpp"
 #include "../core.hpp"
-#include "../ops/conv.hpp"
+#include "../ops/conv_params.hpp"
 #include "device_tensor.hpp"
 #include "ops.hpp"
 #include "upload.hpp"
@@ -60,27 +60,11 @@ struct CudaBackend {
     static Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor()) { return ops::linear(x, w, b); }
     static Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false) { return ops::matmul(a, b, trans_b); }
     static Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const errseg::ops::Conv2dParams& p) {
-        ops::Conv2dParams q;
-        q.stride_h = p.stride_h;
-        q.stride_w = p.stride_w;
-        q.pad_h = p.pad_h;
-        q.pad_w = p.pad_w;
-        q.dilation_h = p.dilation_h;
-        q.dilation_w = p.dilation_w;
-        q.groups = p.groups;
-        return ops::conv2d(x, w, b, q);
+        return ops::conv2d(x, w, b, p);
     }
     static Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
                                    const errseg::ops::ConvTranspose2dParams& p) {
-        ops::ConvTranspose2dParams q;
-        q.stride_h = p.stride_h;
-        q.stride_w = p.stride_w;
-        q.pad_h = p.pad_h;
-        q.pad_w = p.pad_w;
-        q.output_pad_h = p.output_pad_h;
-        q.output_pad_w = p.output_pad_w;
-        q.groups = p.groups;
-        return ops::conv_transpose2d(x, w, b, q);
+        return ops::conv_transpose2d(x, w, b, p);
     }
 
     // ---- normalisations ----

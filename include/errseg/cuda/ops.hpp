@@ -18,6 +18,7 @@
 #include "activation.hpp"
 #include "device_tensor.hpp"
 #include "gemm_args.hpp"
+#include "../ops/conv_params.hpp"
 
 namespace errseg::cuda::ops {
 
@@ -33,24 +34,14 @@ DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const Dev
                     Activation act = Activation::None, const DeviceTensor& residual = DeviceTensor());
 
 // ---- convolutions (conv.cu), NCHW, PyTorch weight layouts ----
-struct Conv2dParams {  // same fields and defaults as errseg::ops::Conv2dParams
-    int stride_h = 1, stride_w = 1;
-    int pad_h = 0, pad_w = 0;
-    int dilation_h = 1, dilation_w = 1;
-    int groups = 1;
-};
+using errseg::ops::Conv2dParams;  // the CPU ops' struct (ops/conv_params.hpp)
 // x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
 // Depthwise (groups == C, O == C) runs a direct kernel; 1x1/stride 1 runs the GEMM; the
 // rest runs as an implicit GEMM (no im2col buffer). `act` is fused into the write.
 DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias,
                     const Conv2dParams& p, Activation act = Activation::None);
 
-struct ConvTranspose2dParams {  // same fields and defaults as errseg::ops::ConvTranspose2dParams
-    int stride_h = 1, stride_w = 1;
-    int pad_h = 0, pad_w = 0;
-    int output_pad_h = 0, output_pad_w = 0;
-    int groups = 1;
-};
+using errseg::ops::ConvTranspose2dParams;
 // nn.ConvTranspose2d: weight [C, O/groups, kh, kw] -> [N, O, Ho, Wo] (dilation 1).
 DeviceTensor conv_transpose2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias,
                               const ConvTranspose2dParams& p);

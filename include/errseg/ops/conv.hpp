@@ -1,17 +1,11 @@
 // 2-D convolutions in NCHW with PyTorch weight layouts and semantics.
 #pragma once
 #include "../core.hpp"
+#include "conv_params.hpp"
 #include "detail/common.hpp"
 #include "detail/conv_kernels.hpp"
 
 namespace errseg::ops {
-
-struct Conv2dParams {
-    int stride_h = 1, stride_w = 1;
-    int pad_h = 0, pad_w = 0;
-    int dilation_h = 1, dilation_w = 1;
-    int groups = 1;
-};
 
 // x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
 // Depthwise (groups == C == O) takes a direct path; 1x1 stride-1 convs are plain GEMMs; the
@@ -50,13 +44,6 @@ inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
         detail::conv2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
     return out;
 }
-
-struct ConvTranspose2dParams {
-    int stride_h = 1, stride_w = 1;
-    int pad_h = 0, pad_w = 0;
-    int output_pad_h = 0, output_pad_w = 0;
-    int groups = 1;
-};
 
 // PyTorch nn.ConvTranspose2d: weight [C, O/groups, kh, kw] -> [N, O, Ho, Wo] with
 // Ho = (H - 1) * stride - 2 * pad + kh + output_pad.
