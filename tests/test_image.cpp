@@ -195,6 +195,17 @@ TEST_CASE("image: malformed JPEG Huffman tables and unsupported formats are refu
     CHECK(has(error_of([&] { load_image_from_memory(jpg.data(), jpg.size()); }),
               "corrupt JPEG image (invalid Huffman table)"));
 
+    // A progressive AC scan whose Huffman table was never defined (fuzz_image finding).
+    const auto undefined = read_bytes(std::string(ERRSEG_SOURCE_DIR) +
+                                      "/fuzz/regressions/image/jpeg_progressive_scan_undefined_huffman_table.jpg");
+    CHECK(has(error_of([&] { load_image_from_memory(undefined.data(), undefined.size()); }),
+              "corrupt JPEG image (scan uses an undefined Huffman table)"));
+    // Valid baseline and progressive files still decode.
+    for (const char* name : {"/io/flat.jpg", "/io/flat_progressive.jpg"}) {
+        const auto ok = read_bytes(std::string(ERRSEG_TEST_DATA) + name);
+        CHECK(load_image_from_memory(ok.data(), ok.size()).width > 0);
+    }
+
     std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0};
     CHECK(has(error_of([&] { load_image_from_memory(gif.data(), gif.size()); }),
               "GIF images are not supported (use PNG, JPEG, BMP or PNM)"));

@@ -70,11 +70,16 @@ inline const char* sniff_image_format(const uint8_t* d, size_t n) {
     return "";
 }
 
-// Walks the JPEG marker segments (including those between progressive scans) and checks
-// that every Huffman table (DHT) declares at most 256 codes, as the JPEG standard requires.
+// Walks the JPEG marker segments (including those between progressive scans) and checks the
+// Huffman tables stb_image 2.27 would trust: every table (DHT) declares at most 256 codes, as
+// the JPEG standard requires, and every scan (SOS) decodes only with tables defined before it
+// (stb reads an undefined table's uninitialised arrays and indexes out of bounds with them;
+// both found by fuzz_image). Returns nullptr when fine, else what is wrong.
 // Bytes read past the end count as 0, as in stb.
-inline bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
+inline const char* jpeg_huffman_problem(const uint8_t* d, size_t n) {
     auto byte = [&](size_t i) -> unsigned { return i < n ? d[i] : 0u; };
+    bool defined[2][4] = {};  // [DC/AC][table id]
+    bool progressive = false;
     size_t i = jpeg_soi_end(d, n);  // after SOI
     while (i + 1 < n) {
         if (d[i] != 0xFF) {  // entropy-coded data
@@ -90,21 +95,35 @@ inline bool jpeg_huffman_tables_ok(const uint8_t* d, size_t n) {
             i += 2;
             continue;
         }
-        if (m == 0xD9) return true;  // EOI
+        if (m == 0xD9) return nullptr;  // EOI
         const size_t len = byte(i + 2) << 8 | byte(i + 3);
+        if (m == 0xC2) progressive = true;
         if (m == 0xC4) {
             const size_t end = i + 2 + len;
             size_t p = i + 4;
             while (p < end) {  // tables: class/id byte, 16 counts, the symbols
+                const unsigned tc = byte(p) >> 4, th = byte(p) & 15;
                 unsigned total = 0;
                 for (size_t k = 0; k < 16; ++k) total += byte(p + 1 + k);
-                if (total > 256) return false;
+                if (total > 256) return "invalid Huffman table";
+                if (tc <= 1 && th <= 3) defined[tc][th] = true;  // stb refuses other ids itself
                 p += 17 + total;
+            }
+        }
+        if (m == 0xDA) {  // Ns, then (component, DC<<4 | AC) pairs, then Ss, Se, Ah<<4 | Al
+            const unsigned ns = byte(i + 4);
+            const unsigned ss = byte(i + 5 + 2 * ns), ah = byte(i + 7 + 2 * ns) >> 4;
+            const bool uses_dc = !progressive || (ss == 0 && ah == 0);
+            const bool uses_ac = !progressive || ss > 0;
+            for (unsigned c = 0; c < ns; ++c) {
+                const unsigned dc = byte(i + 6 + 2 * c) >> 4, ac = byte(i + 6 + 2 * c) & 15;
+                if ((uses_dc && (dc > 3 || !defined[0][dc])) || (uses_ac && (ac > 3 || !defined[1][ac])))
+                    return "scan uses an undefined Huffman table";
             }
         }
         i += 2 + (len < 2 ? 2 : len);
     }
-    return true;
+    return nullptr;
 }
 
 // Binary PNM (P5/P6) header check, with stb's grammar (whitespace and '#' comments between
@@ -184,8 +203,8 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
     if (format == "PNG" && n >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0)
         check_image_dims(read_be32(data + 16), read_be32(data + 20), what, max_pixels);
     if (format == "PNG") check_png_chunks(data, n, what);
-    if (format == "JPEG" && !jpeg_huffman_tables_ok(data, n))
-        fail(what, ": corrupt JPEG image (invalid Huffman table)");
+    if (format == "JPEG")
+        if (const char* problem = jpeg_huffman_problem(data, n)) fail(what, ": corrupt JPEG image (", problem, ")");
     if (format == "PNM") check_pnm(data, n, what, max_pixels);
     const bool supported = format == "PNG" || format == "JPEG" || format == "BMP" || format == "PNM";
     if (!format.empty() && !supported)
