@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <map>
 #include <unistd.h>
@@ -119,6 +120,7 @@ struct SegmentJob {
 
 template <class Model>
 int segment_images(const Model& model, const SegmentJob& job, const std::vector<std::string>& images) {
+    if (images.empty()) return 0;
     const std::vector<std::string>& names = job.names;
     const uint64_t crop = uint64_t(model.config().input.crop_size);
     check_memory(estimated_bytes(names.size(), crop, 0), job.max_memory_mb,
@@ -134,11 +136,21 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
 
     Progress progress(images.size(), !job.quiet && isatty(2));
     int failures = 0;
-    for (const std::string& path : images) {
+    // The next image is read and decoded on another thread while this one is segmented.
+    const auto start_loading = [&](size_t i) {
+        return std::async(std::launch::async, [&images, i, max_pixels = job.max_pixels] {
+            return load_image(images[i], max_pixels);
+        });
+    };
+    std::future<Image> next = start_loading(0);
+    for (size_t index = 0; index < images.size(); ++index) {
+        const std::string& path = images[index];
+        std::future<Image> current = std::move(next);
+        if (index + 1 < images.size()) next = start_loading(index + 1);
         std::vector<std::string> written;  // this image's outputs, removed again if a later step fails
         try {
             auto t0 = std::chrono::steady_clock::now();
-            Image img = load_image(path, job.max_pixels);
+            Image img = current.get();
             check_memory(estimated_bytes(names.size(), crop, uint64_t(img.width) * uint64_t(img.height)),
                          job.max_memory_mb, "segmenting a " + std::to_string(img.width) + "x" +
                                                 std::to_string(img.height) + " image with " +

@@ -128,5 +128,13 @@ expect_error "--device must be cpu, cuda or cuda:N, got 'gpu'" --model "$MODEL" 
 expect_error "--precision fp16 needs --device cuda" --model "$MODEL" --classes ade150 --precision fp16 "$IMG" -o "$WORK/e9"
 # A CPU-only build names the missing backend; a CUDA build without a GPU names the missing device.
 expect_error "--device cuda: " --model "$MODEL" --classes ade150 --device cuda "$IMG" -o "$WORK/e10"
+# Several images, a bad one in the middle (the next image is decoded while the current one is
+# segmented): the others are written, the bad one is reported, exit 1.
+rc=0
+out="$("$BIN" segment --model "$MODEL" --classes "cat,dog" --quiet "$IMG" "$WORK/bad.png" "$IMG" -o "$WORK/multi" 2>&1)" || rc=$?
+[ "$rc" -eq 1 ] || fail "multi-image run with one bad image: exit $rc, expected 1"
+grep -q "bad.png: .*not a readable image" <<<"$out" || fail "bad image not reported: $out"
+[ -f "$WORK/multi/sample_400x300_labels.png" ] || fail "good images of a multi-image run were not written"
+[ ! -e "$WORK/multi/bad_labels.png" ] || fail "output written for the bad image"
 for d in e3 e4 e10; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
 echo "1 passed, 0 failed"
