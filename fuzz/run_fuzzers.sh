@@ -30,6 +30,10 @@ fi
 targets=(); for h in "${HARNESSES[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$BUILD" -j "${FUZZ_JOBS:-1}" --target "${targets[@]}"
 
+# Known-benign findings in stb_image.h are suppressed (fuzz/ubsan_suppressions.txt); every
+# other sanitizer report stops the harness.
+export UBSAN_OPTIONS="suppressions=$PWD/fuzz/ubsan_suppressions.txt:halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
 status=0
 printf '%-12s %10s %8s %s\n' harness execs seconds result
 for h in "${HARNESSES[@]}"; do

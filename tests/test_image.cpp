@@ -200,6 +200,11 @@ TEST_CASE("image: malformed JPEG Huffman tables and unsupported formats are refu
                                       "/fuzz/regressions/image/jpeg_progressive_scan_undefined_huffman_table.jpg");
     CHECK(has(error_of([&] { load_image_from_memory(undefined.data(), undefined.size()); }),
               "corrupt JPEG image (scan uses an undefined Huffman table)"));
+    // A scan whose component's quantization table was never defined (fuzz_image finding).
+    const auto no_dqt = read_bytes(std::string(ERRSEG_SOURCE_DIR) +
+                                   "/fuzz/regressions/image/jpeg_scan_undefined_quantization_table.jpg");
+    CHECK(has(error_of([&] { load_image_from_memory(no_dqt.data(), no_dqt.size()); }),
+              "corrupt JPEG image (scan uses an undefined quantization table)"));
     // Valid baseline and progressive files still decode.
     for (const char* name : {"/io/flat.jpg", "/io/flat_progressive.jpg"}) {
         const auto ok = read_bytes(std::string(ERRSEG_TEST_DATA) + name);

@@ -296,6 +296,10 @@ def build_cases(bin_path, models, work):
              seg(tiny, image=os.path.join(REPO, "fuzz", "regressions", "image",
                                           "jpeg_progressive_scan_undefined_huffman_table.jpg")),
              "corrupt JPEG image (scan uses an undefined Huffman table)"))
+    add(case("image_jpeg_undefined_quantization_table",
+             seg(tiny, image=os.path.join(REPO, "fuzz", "regressions", "image",
+                                          "jpeg_scan_undefined_quantization_table.jpg")),
+             "corrupt JPEG image (scan uses an undefined quantization table)"))
     add(case("image_gif", seg(tiny, image=raw("anim.gif", b"GIF89a" + b"\x00" * 32)), "GIF images are not supported"))
     add(case("image_not_an_image", seg(tiny, image=raw("text.png", b"hello, I am text")), "not a readable image"))
     add(case("image_is_directory", seg(tiny, image=files), "cannot read image file"))

@@ -8,6 +8,7 @@
 // JPEG Huffman tables are validated before stb sees them (stb 2.27 overflows its tables
 // on a DHT segment declaring more than 256 codes).
 #pragma once
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -71,14 +72,17 @@ inline const char* sniff_image_format(const uint8_t* d, size_t n) {
 }
 
 // Walks the JPEG marker segments (including those between progressive scans) and checks the
-// Huffman tables stb_image 2.27 would trust: every table (DHT) declares at most 256 codes, as
-// the JPEG standard requires, and every scan (SOS) decodes only with tables defined before it
-// (stb reads an undefined table's uninitialised arrays and indexes out of bounds with them;
-// both found by fuzz_image). Returns nullptr when fine, else what is wrong.
+// tables stb_image 2.27 would trust: every Huffman table (DHT) declares at most 256 codes, as
+// the JPEG standard requires, and every scan (SOS) decodes only with Huffman and quantization
+// tables defined before it (stb uses an undefined table's uninitialised memory: out-of-bounds
+// indexing for Huffman tables, pixels made of heap garbage for quantization tables; all found
+// by fuzz_image). Returns nullptr when fine, else what is wrong.
 // Bytes read past the end count as 0, as in stb.
-inline const char* jpeg_huffman_problem(const uint8_t* d, size_t n) {
+inline const char* jpeg_table_problem(const uint8_t* d, size_t n) {
     auto byte = [&](size_t i) -> unsigned { return i < n ? d[i] : 0u; };
-    bool defined[2][4] = {};  // [DC/AC][table id]
+    bool defined[2][4] = {};  // Huffman tables [DC/AC][table id]
+    bool quant_defined[4] = {};
+    unsigned frame_ids[4] = {}, frame_tq[4] = {}, frame_components = 0;  // from the frame header
     bool progressive = false;
     size_t i = jpeg_soi_end(d, n);  // after SOI
     while (i + 1 < n) {
@@ -98,6 +102,21 @@ inline const char* jpeg_huffman_problem(const uint8_t* d, size_t n) {
         if (m == 0xD9) return nullptr;  // EOI
         const size_t len = byte(i + 2) << 8 | byte(i + 3);
         if (m == 0xC2) progressive = true;
+        if (m == 0xC0 || m == 0xC1 || m == 0xC2) {  // SOF: P, Y, X, Nf, then (C, H<<4|V, Tq)
+            frame_components = std::min(byte(i + 9), 4u);
+            for (unsigned c = 0; c < frame_components; ++c) {
+                frame_ids[c] = byte(i + 10 + 3 * c);
+                frame_tq[c] = byte(i + 12 + 3 * c);
+            }
+        }
+        if (m == 0xDB) {  // DQT: (Pq<<4 | Tq, 64 entries of 1 or 2 bytes)...
+            const size_t end = i + 2 + len;
+            for (size_t p = i + 4; p < end;) {
+                const unsigned pq = byte(p) >> 4, tq = byte(p) & 15;
+                if (tq <= 3) quant_defined[tq] = true;  // stb refuses other ids itself
+                p += 1 + (pq ? 128 : 64);
+            }
+        }
         if (m == 0xC4) {
             const size_t end = i + 2 + len;
             size_t p = i + 4;
@@ -116,9 +135,13 @@ inline const char* jpeg_huffman_problem(const uint8_t* d, size_t n) {
             const bool uses_dc = !progressive || (ss == 0 && ah == 0);
             const bool uses_ac = !progressive || ss > 0;
             for (unsigned c = 0; c < ns; ++c) {
+                const unsigned id = byte(i + 5 + 2 * c);
                 const unsigned dc = byte(i + 6 + 2 * c) >> 4, ac = byte(i + 6 + 2 * c) & 15;
                 if ((uses_dc && (dc > 3 || !defined[0][dc])) || (uses_ac && (ac > 3 || !defined[1][ac])))
                     return "scan uses an undefined Huffman table";
+                for (unsigned f = 0; f < frame_components; ++f)
+                    if (frame_ids[f] == id && (frame_tq[f] > 3 || !quant_defined[frame_tq[f]]))
+                        return "scan uses an undefined quantization table";
             }
         }
         i += 2 + (len < 2 ? 2 : len);
@@ -204,7 +227,7 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
         check_image_dims(read_be32(data + 16), read_be32(data + 20), what, max_pixels);
     if (format == "PNG") check_png_chunks(data, n, what);
     if (format == "JPEG")
-        if (const char* problem = jpeg_huffman_problem(data, n)) fail(what, ": corrupt JPEG image (", problem, ")");
+        if (const char* problem = jpeg_table_problem(data, n)) fail(what, ": corrupt JPEG image (", problem, ")");
     if (format == "PNM") check_pnm(data, n, what, max_pixels);
     const bool supported = format == "PNG" || format == "JPEG" || format == "BMP" || format == "PNM";
     if (!format.empty() && !supported)
