@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -298,4 +299,34 @@ TEST_CASE("thread pool stress: many small jobs back to back") {
     }
     CHECK(grand > 0);
     set_num_threads(before);
+}
+
+TEST_CASE("storage: large blocks are reused after release, and the cache can be emptied") {
+    errseg::release_cached_memory();
+    const int64_t n = (int64_t(5) << 20) / 4;  // 5 MiB of floats: a "large" block
+    const void* first = nullptr;
+    {
+        Tensor a = Tensor::empty({n});
+        first = a.raw();
+    }
+    auto& cache = errseg::detail::LargeBlockCache::instance();
+    const char* off = std::getenv("ERRSEG_NO_BLOCK_CACHE");
+    if (off && off[0] == '1') {
+        CHECK(cache.cached_bytes() == 0);
+        return;
+    }
+    CHECK(cache.cached_bytes() == (size_t(6) << 20));  // rounded up to whole 2 MiB pages
+    {
+        Tensor b = Tensor::empty({n});
+        CHECK(b.raw() == first);  // the same block, no new pages from the OS
+        CHECK(cache.cached_bytes() == 0);
+        Tensor c = Tensor::empty({n + 1024});  // same rounded size: a second block
+        CHECK(c.raw() != first);
+    }
+    CHECK(cache.cached_bytes() == (size_t(12) << 20));
+    errseg::release_cached_memory();
+    CHECK(cache.cached_bytes() == 0);
+    // Small tensors never go through the cache.
+    { Tensor s = Tensor::empty({16}); }
+    CHECK(cache.cached_bytes() == 0);
 }

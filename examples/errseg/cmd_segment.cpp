@@ -105,7 +105,6 @@ uint64_t physical_memory_mb() {
     return pages > 0 && page > 0 ? (uint64_t(pages) * uint64_t(page)) >> 20 : uint64_t(1) << 20;
 }
 
-
 // Everything after the options: the same for every backend.
 struct SegmentJob {
     std::vector<std::string> names;

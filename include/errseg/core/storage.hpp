@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "error.hpp"
 
@@ -30,20 +33,94 @@ protected:
     bool writable_ = true;
 };
 
+namespace detail {
+
+// Recently freed large blocks (>= 4 MiB), kept for reuse by the next allocation of the same
+// rounded size. Inference allocates the same activation sizes over and over (per class chunk,
+// per layer); without this each one comes fresh from the OS and every page is faulted in and
+// zeroed again (~7 % of an ERR-Seg forward). At most kMaxBytes are kept; ERRSEG_NO_BLOCK_CACHE=1
+// turns it off, release_cached_memory() empties it.
+class LargeBlockCache {
+public:
+    static constexpr size_t kMinBytes = size_t(4) << 20;
+    static constexpr size_t kMaxBytes = size_t(256) << 20;
+
+    // Never destroyed: tensors held by other statics may be freed after it would be.
+    static LargeBlockCache& instance() {
+        static LargeBlockCache* cache = new LargeBlockCache();
+        return *cache;
+    }
+    // A cached block of exactly `bytes` (rounded size), or nullptr.
+    uint8_t* take(size_t bytes) {
+        if (!enabled_) return nullptr;
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (size_t i = 0; i < blocks_.size(); ++i)
+            if (blocks_[i].second == bytes) {
+                uint8_t* p = blocks_[i].first;
+                blocks_.erase(blocks_.begin() + long(i));
+                cached_ -= bytes;
+                return p;
+            }
+        return nullptr;
+    }
+    // Keeps the block if there is room (the oldest blocks make room first); else frees it.
+    void give(uint8_t* p, size_t bytes) {
+        if (enabled_ && bytes <= kMaxBytes) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            while (cached_ + bytes > kMaxBytes && !blocks_.empty()) {
+                std::free(blocks_.front().first);
+                cached_ -= blocks_.front().second;
+                blocks_.erase(blocks_.begin());
+            }
+            blocks_.emplace_back(p, bytes);
+            cached_ += bytes;
+            return;
+        }
+        std::free(p);
+    }
+    void release() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& b : blocks_) std::free(b.first);
+        blocks_.clear();
+        cached_ = 0;
+    }
+    size_t cached_bytes() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return cached_;
+    }
+private:
+    LargeBlockCache() {
+        const char* off = std::getenv("ERRSEG_NO_BLOCK_CACHE");
+        enabled_ = !(off && off[0] == '1');
+    }
+    std::mutex mutex_;
+    std::vector<std::pair<uint8_t*, size_t>> blocks_;  // oldest first
+    size_t cached_ = 0;
+    bool enabled_ = true;
+};
+
+}  // namespace detail
+
+// Frees the large blocks kept for reuse (see detail::LargeBlockCache).
+inline void release_cached_memory() { detail::LargeBlockCache::instance().release(); }
+
 // 64-byte aligned so Eigen and SIMD loads never straddle cache lines.
 class HeapStorage final : public Storage {
 public:
     explicit HeapStorage(size_t bytes) {
         bytes_ = bytes;
         constexpr size_t kHugePage = size_t(2) << 20;
-        if (bytes >= 2 * kHugePage) {
-            // Large blocks come fresh from the OS; asking for transparent huge pages makes their
-            // first touch several times cheaper (one fault per 2 MiB instead of per 4 KiB).
-            const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-            data_ = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, rounded));
+        if (bytes >= detail::LargeBlockCache::kMinBytes) {
+            // Large blocks: reused from the cache, else fresh from the OS with transparent huge
+            // pages asked for (one fault per 2 MiB instead of per 4 KiB on first touch).
+            rounded_ = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+            data_ = detail::LargeBlockCache::instance().take(rounded_);
+            if (!data_) {
+                data_ = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, rounded_));
 #if !defined(_WIN32) && defined(MADV_HUGEPAGE)
-            if (data_) ::madvise(data_, rounded, MADV_HUGEPAGE);
+                if (data_) ::madvise(data_, rounded_, MADV_HUGEPAGE);
 #endif
+            }
         } else {
             size_t rounded = (bytes + 63) / 64 * 64;
             if (rounded == 0) rounded = 64;
@@ -51,9 +128,17 @@ public:
         }
         if (!data_) fail("out of memory allocating ", bytes, " bytes");
     }
-    ~HeapStorage() override { std::free(data_); }
+    ~HeapStorage() override {
+        if (rounded_)
+            detail::LargeBlockCache::instance().give(data_, rounded_);
+        else
+            std::free(data_);
+    }
     HeapStorage(const HeapStorage&) = delete;
     HeapStorage& operator=(const HeapStorage&) = delete;
+
+private:
+    size_t rounded_ = 0;  // large blocks: their rounded size (they go back to the cache)
 };
 
 // Read-only view of a whole file. Tensors loaded from it keep it alive through shared_ptr.
