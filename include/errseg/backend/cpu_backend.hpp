@@ -17,7 +17,6 @@
 // Layout functions may return views on the CPU (no copy) and dense copies on the GPU; model code
 // never relies on either.
 #pragma once
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -77,22 +76,7 @@ struct CpuBackend {
         return ops::group_norm(x, groups, w, b, eps);
     }
     static Tensor l2_normalize(const Tensor& x, float eps) { return ops::l2_normalize(x, eps); }
-    // Rows of x [R, C] divided by their L2 norm, no epsilon (upstream's x / x.norm(dim=-1));
-    // the sum of squares in double.
-    static Tensor normalize_rows(const Tensor& x) {
-        ERRSEG_CHECK(x.dim() == 2, "normalize_rows: expected [R, C], got ", shape_str(x.shape()));
-        Tensor out = x.to_f32().clone();
-        const int64_t rows = out.size(0), cols = out.size(1);
-        float* d = out.data<float>();
-        for (int64_t r = 0; r < rows; ++r) {
-            float* row = d + r * cols;
-            double sq = 0.0;
-            for (int64_t c = 0; c < cols; ++c) sq += double(row[c]) * double(row[c]);
-            const float norm = float(std::sqrt(sq));
-            for (int64_t c = 0; c < cols; ++c) row[c] = row[c] / norm;
-        }
-        return out;
-    }
+    static Tensor normalize_rows(const Tensor& x) { return ops::normalize_rows(x); }
 
     // ---- elementwise ----
     static Tensor gelu(const Tensor& x) { return ops::gelu(x); }

@@ -34,8 +34,7 @@ struct CudaBackend {
     }
 
     static Tensor upload(const errseg::Tensor& host) {
-        const bool is_float = host.dtype() == DType::F32 || host.dtype() == DType::F16 || host.dtype() == DType::BF16;
-        return to_device(host, is_float ? std::optional<DType>(compute_dtype()) : std::nullopt);
+        return to_device(host, is_float_dtype(host.dtype()) ? std::optional<DType>(compute_dtype()) : std::nullopt);
     }
     static errseg::Tensor download(const Tensor& t) {
         return to_host(t.dtype() == DType::F32 ? t : ops::cast(t, DType::F32));

@@ -48,9 +48,6 @@ inline void check_image_dims(int64_t w, int64_t h, const std::string& what, int6
                  " pixels), larger than the limit of ", max_pixels, " pixels");
 }
 
-// The container format from the leading magic bytes ("" when not recognised). stb tries
-// every decoder in turn and only reports the last one's complaint, so this lets errors
-// say which format a broken file claimed to be.
 // Offset just past a JPEG's SOI marker, 0 when there is none. Like stb, any number of 0xFF
 // fill bytes may precede the D8 ("FF FF D8" is a JPEG to stb too).
 inline size_t jpeg_soi_end(const uint8_t* d, size_t n) {
@@ -59,6 +56,9 @@ inline size_t jpeg_soi_end(const uint8_t* d, size_t n) {
     return i >= 1 && i < n && d[i] == 0xD8 ? i + 1 : 0;
 }
 
+// The container format from the leading magic bytes ("" when not recognised). stb tries
+// every decoder in turn and only reports the last one's complaint, so this lets errors
+// say which format a broken file claimed to be.
 inline const char* sniff_image_format(const uint8_t* d, size_t n) {
     auto starts = [&](const char* magic, size_t len) { return n >= len && std::memcmp(d, magic, len) == 0; };
     if (starts("\x89PNG\r\n\x1a\n", 8)) return "PNG";

@@ -172,4 +172,21 @@ inline Tensor l2_normalize(const Tensor& x_in, float eps = 1e-12f) {
     return out;
 }
 
+// Rows of x [R, C] divided by their L2 norm, no epsilon (upstream's x / x.norm(dim=-1), as
+// ERR-Seg normalises text embeddings); the sum of squares in double.
+inline Tensor normalize_rows(const Tensor& x) {
+    ERRSEG_CHECK(x.dim() == 2, "normalize_rows: expected [R, C], got ", shape_str(x.shape()));
+    Tensor out = x.to_f32().clone();
+    const int64_t rows = out.size(0), cols = out.size(1);
+    float* d = out.data<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+        float* row = d + r * cols;
+        double sq = 0.0;
+        for (int64_t c = 0; c < cols; ++c) sq += double(row[c]) * double(row[c]);
+        const float norm = float(std::sqrt(sq));
+        for (int64_t c = 0; c < cols; ++c) row[c] = row[c] / norm;
+    }
+    return out;
+}
+
 }  // namespace errseg::ops

@@ -147,7 +147,7 @@ public:
                 T y = B::slice0(x, b, e);
                 for (int i = 0; i < 3; ++i) y = up_[size_t(i)].forward(y, terms[i]);
                 return output_.forward(y);                                             // [n, H4, W4]
-            })).contiguous();
+            }));
         timer.lap("head.up_decoder");
 
         // H14: reconstruction over the whole vocabulary (host).

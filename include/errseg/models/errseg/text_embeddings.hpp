@@ -48,7 +48,7 @@ inline std::vector<std::string> class_prompts(const std::string& prompt_template
 }
 
 // Rows of x [T, E] divided by their L2 norm (plain division, as upstream; no epsilon).
-inline Tensor l2_normalize_rows_exact(const Tensor& x) { return CpuBackend::normalize_rows(x); }
+inline Tensor l2_normalize_rows_exact(const Tensor& x) { return ops::normalize_rows(x); }
 
 // Encodes class names to L2-normalised embeddings [T, E] (host); `batch` prompts per text-tower call.
 // Classes with the same prompt (e.g. ADE-847's duplicated first synonyms) are encoded once, so
