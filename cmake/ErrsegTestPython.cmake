@@ -1,0 +1,23 @@
+# errseg_test_python(OUT): the Python 3 that converts the test checkpoints (our converter needs
+# numpy only). /usr/bin/python3 first (Debian's numpy and torch live there), else the first
+# Python 3 found. OUT is empty when there is none with numpy; OUT_WHY then says why.
+function(errseg_test_python out)
+  find_program(ERRSEG_SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+  set(py "${ERRSEG_SYSTEM_PYTHON}")
+  if(NOT py)
+    find_package(Python3 COMPONENTS Interpreter QUIET)
+    if(NOT Python3_Interpreter_FOUND)
+      set(${out} "" PARENT_SCOPE)
+      set(${out}_WHY "no Python 3 interpreter" PARENT_SCOPE)
+      return()
+    endif()
+    set(py "${Python3_EXECUTABLE}")
+  endif()
+  execute_process(COMMAND ${py} -c "import numpy" RESULT_VARIABLE no_numpy OUTPUT_QUIET ERROR_QUIET)
+  if(no_numpy)
+    set(${out} "" PARENT_SCOPE)
+    set(${out}_WHY "${py} has no numpy" PARENT_SCOPE)
+    return()
+  endif()
+  set(${out} "${py}" PARENT_SCOPE)
+endfunction()
