@@ -1,5 +1,6 @@
-// Helpers shared by bench_ops.cpp and bench_models.cpp: thread-count option, random tensors,
-// peak-RSS lookup, machine context for the JSON output.
+// Helpers shared by bench_ops.cpp, bench_models.cpp and cuda/bench_cuda_errseg.cpp:
+// thread-count option, random tensors, the synthetic test image, peak-RSS lookup, machine
+// context for the JSON output.
 #pragma once
 #include <benchmark/benchmark.h>
 
@@ -13,6 +14,7 @@
 
 #include <Eigen/Core>
 #include <errseg/core.hpp>
+#include <errseg/io/image.hpp>
 
 namespace errseg_bench {
 
@@ -50,6 +52,23 @@ inline int setup_threads(int& argc, char** argv) {
     errseg::set_num_threads(n);
     benchmark::AddCustomContext("errseg_threads", std::to_string(errseg::get_num_threads()));
     return n;
+}
+
+// A deterministic 400x300 RGB image (gradients and a checkerboard) for when no image is given;
+// run_cpu_bench.py writes the same picture for the PyTorch side.
+inline errseg::Image synthetic_image() {
+    errseg::Image im;
+    im.width = 400;
+    im.height = 300;
+    im.rgb.resize(size_t(im.width) * im.height * 3);
+    for (int y = 0; y < im.height; ++y)
+        for (int x = 0; x < im.width; ++x) {
+            uint8_t* p = &im.rgb[(size_t(y) * im.width + x) * 3];
+            p[0] = uint8_t((x * 255) / im.width);
+            p[1] = uint8_t((y * 255) / im.height);
+            p[2] = uint8_t(((x / 25 + y / 25) % 2) * 200 + 20);
+        }
+    return im;
 }
 
 // Uniform [-1, 1) values, deterministic.

@@ -61,22 +61,10 @@ std::vector<std::string> vocabulary(const std::string& name) {
     return errseg::resolve_vocabulary(g_opt.classes_dir + "/" + name + ".json", nullptr);
 }
 
-// A deterministic 400x300 RGB test image when none is given (the PyTorch side gets the same
-// file from run_cpu_bench.py).
+// The given image, else the synthetic one (the PyTorch side gets the same file from
+// run_cpu_bench.py).
 errseg::Image bench_image() {
-    if (!g_opt.image.empty()) return errseg::load_image(g_opt.image);
-    errseg::Image im;
-    im.width = 400;
-    im.height = 300;
-    im.rgb.resize(size_t(im.width) * im.height * 3);
-    for (int y = 0; y < im.height; ++y)
-        for (int x = 0; x < im.width; ++x) {
-            uint8_t* p = &im.rgb[(size_t(y) * im.width + x) * 3];
-            p[0] = uint8_t((x * 255) / im.width);
-            p[1] = uint8_t((y * 255) / im.height);
-            p[2] = uint8_t(((x / 25 + y / 25) % 2) * 200 + 20);
-        }
-    return im;
+    return g_opt.image.empty() ? errseg_bench::synthetic_image() : errseg::load_image(g_opt.image);
 }
 
 // Process CPU time (all threads) in ms.

@@ -1,7 +1,7 @@
 // ERR-Seg end to end on the GPU backend (ErrSegModelOn<cuda::CudaBackend>), the numbers to set
 // beside bench/pytorch/time_errseg.py --device cuda on the same GPU:
 //
-//   bench_cuda_errseg --errseg=errseg_b.safetensors [--image=photo.png]
+//   ERRSEG_BENCH_ERRSEG=errseg_b.safetensors [ERRSEG_BENCH_IMAGE=photo.png] bench_cuda_errseg
 //
 //   errseg_gpu/e2e/<vocab>_K<k>/<precision>   segment(): preprocess, dense CLIP features, head,
 //                                             postprocess (class embeddings cached), host result
@@ -11,12 +11,12 @@
 // weights). Wall-clock per iteration (the result is on the host, so the GPU has finished).
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "errseg/cuda/cuda_backend.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/vocabulary.hpp"
@@ -42,14 +42,7 @@ std::vector<std::string> vocabulary(const std::string& name) {
 }
 
 errseg::Image image() {
-    if (!g_image_path.empty()) return errseg::load_image(g_image_path);
-    errseg::Image im;  // a smooth synthetic 640x640 picture
-    im.width = im.height = 640;
-    im.rgb.resize(size_t(640 * 640 * 3));
-    for (int y = 0; y < 640; ++y)
-        for (int x = 0; x < 640; ++x)
-            for (int c = 0; c < 3; ++c) im.rgb[size_t((y * 640 + x) * 3 + c)] = uint8_t((x * (c + 1) + y * (3 - c)) / 5);
-    return im;
+    return g_image_path.empty() ? errseg_bench::synthetic_image() : errseg::load_image(g_image_path);
 }
 
 void BM_e2e(benchmark::State& state, const std::string& vocab, int k, errseg::DType precision) {
@@ -80,10 +73,8 @@ const char* label(errseg::DType d) { return d == errseg::DType::F32 ? "fp32" : d
 // Registered after flags are read (the model path decides whether there is anything to run).
 struct Registrar {
     Registrar() {
-        const char* env = std::getenv("ERRSEG_BENCH_ERRSEG");
-        g_model_path = env ? env : "";
-        const char* img = std::getenv("ERRSEG_BENCH_IMAGE");
-        g_image_path = img ? img : "";
+        g_model_path = errseg_bench::env_or("ERRSEG_BENCH_ERRSEG", "");
+        g_image_path = errseg_bench::env_or("ERRSEG_BENCH_IMAGE", "");
         if (g_model_path.empty()) {
             std::printf("bench_cuda_errseg: set ERRSEG_BENCH_ERRSEG=<ERR-Seg model file> "
                         "(bench/make_random_checkpoints.py makes one); nothing to run\n");
