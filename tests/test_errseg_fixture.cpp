@@ -201,3 +201,38 @@ TEST_CASE("ERR-Seg model: top_k and image sizes") {
     }
     CHECK_THROWS(m.segment(img, Tensor::zeros({3, m.config().embed_dim + 1})));
 }
+
+TEST_CASE("ERR-Seg model: segment_batch equals segment per image") {
+    const ErrSegModel& m = model();
+    const Tensor text = m.encode_classes(ade150_classes());
+    Image noise;
+    noise.width = 53;
+    noise.height = 90;
+    noise.rgb.resize(size_t(noise.width * noise.height * 3));
+    for (size_t i = 0; i < noise.rgb.size(); ++i) noise.rgb[i] = uint8_t((i * 2654435761u) >> 24);
+    const std::vector<Image> images = {load_image(kFixtures + "sample_400x300.png"), noise,
+                                       load_image(kFixtures + "sample_257x385.png")};
+    SegmentOptions opt;
+    opt.keep_probs = true;
+    const std::vector<ErrSegModel::Result> batch = m.segment_batch(images, text, opt);
+    REQUIRE(batch.size() == images.size());
+    for (size_t i = 0; i < images.size(); ++i) {
+        const ErrSegModel::Result one = m.segment(images[i], text, opt);
+        CHECK(batch[i].selected == one.selected);
+        REQUIRE(batch[i].labels.shape() == Shape{images[i].height, images[i].width});
+        REQUIRE(batch[i].logits.shape() == one.logits.shape());
+        double max_abs = 0;
+        for (int64_t k = 0; k < one.logits.numel(); ++k)
+            max_abs = std::max(max_abs, double(std::fabs(batch[i].logits.data<float>()[k] - one.logits.data<float>()[k])));
+        int64_t same = 0;
+        for (int64_t k = 0; k < one.labels.numel(); ++k)
+            same += batch[i].labels.data<int32_t>()[k] == one.labels.data<int32_t>()[k];
+        const double agree = double(same) / double(one.labels.numel());
+        std::printf("[batch of 3] image %zu: logits max abs diff vs one at a time %.3g, labels agree %.4f%%\n", i,
+                    max_abs, 100.0 * agree);
+        // On the CPU a row's GEMM arithmetic does not depend on how many rows there are: exact.
+        CHECK(max_abs == 0);
+        CHECK(agree == 1.0);
+    }
+    CHECK_THROWS_WITH(m.segment_batch({}, text, opt), doctest::Contains("no images"));
+}

@@ -3,6 +3,7 @@
 // processing fails leaves none of its outputs. Resource limits (--max-classes, --max-pixels,
 // --max-memory): docs/LIMITS.md.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -113,10 +114,66 @@ struct SegmentJob {
     models::CrmTieRule tie_rule = models::CrmTieRule::TorchCpu;
     int64_t max_pixels = 0;
     uint64_t max_memory_mb = 0;
+    size_t batch = 1;
     std::string class_embeddings_path;
     bool save_logits = false, quiet = false;
 };
 
+// One input image on its way through the pipeline: decoded, then segmented, or failed.
+struct ImageSlot {
+    std::string path;
+    Image image;
+    models::SegmentResult result;
+    std::string error;  // non-empty: this image failed (nothing of it is written)
+};
+
+std::string error_text(const std::exception& e) {
+    return dynamic_cast<const std::bad_alloc*>(&e) != nullptr ? "out of memory" : e.what();
+}
+
+// Writes one image's outputs, all or none: the files written before a failure are removed
+// again (the failing write itself leaves nothing: writes are atomic). Returns the summary line.
+std::string write_outputs(const SegmentJob& job, const ImageSlot& slot) {
+    const std::vector<std::string>& names = job.names;
+    const models::SegmentResult& result = slot.result;
+    const std::string stem = (fs::path(job.out_dir) / fs::path(slot.path).stem()).string();
+    double ms = 0;
+    for (const auto& [stage, t] : result.timings_ms)
+        if (stage == "total") ms = t;
+    std::vector<std::string> written;
+    try {
+        write_label_png(stem + "_labels.png", result.labels, names.size());
+        written.push_back(stem + "_labels.png");
+
+        std::vector<int64_t> present;
+        {
+            std::vector<size_t> counts(names.size(), 0);
+            const int32_t* l = result.labels.data<int32_t>();
+            for (int64_t i = 0; i < result.labels.numel(); ++i) ++counts[size_t(l[i])];
+            for (size_t c = 0; c < counts.size(); ++c)
+                if (counts[c]) present.push_back(int64_t(c));
+            std::stable_sort(present.begin(), present.end(), [&](int64_t a, int64_t b) { return counts[size_t(a)] > counts[size_t(b)]; });
+        }
+        Image overlay = render_overlay(slot.image, result.labels.data<int32_t>(), names, present);
+        write_png(stem + "_overlay.png", overlay.width, overlay.height, 3, overlay.rgb.data());
+        written.push_back(stem + "_overlay.png");
+        if (job.save_logits) {
+            write_npy(stem + "_logits.npy", result.logits);
+            written.push_back(stem + "_logits.npy");
+        }
+        std::string js = summary_json(slot.path, slot.image, names, result, ms).dump(2) + "\n";
+        write_file_atomic(stem + ".json", js.data(), js.size());
+    } catch (...) {
+        for (const std::string& f : written) std::remove(f.c_str());
+        throw;
+    }
+    return slot.path + " -> " + stem + "_{labels,overlay}.png, .json (" + std::to_string(int(ms)) + " ms)";
+}
+
+// The images go through a three-stage pipeline, `job.batch` at a time: while batch i is
+// segmented, batch i+1 is read and decoded on one thread and the outputs of batch i-1 are
+// encoded and written on another. Each batch's image encoder runs on all its images at once
+// (ErrSegModel::segment_batch). Messages come out in input order.
 template <class Model>
 int segment_images(const Model& model, const SegmentJob& job, const std::vector<std::string>& images) {
     if (images.empty()) return 0;
@@ -132,67 +189,84 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
     } else {
         class_emb = model.encode_classes(names);
     }
+    models::SegmentOptions opt;
+    opt.top_k = job.top_k;
+    opt.crm_tie_rule = job.tie_rule;
 
-    Progress progress(images.size(), !job.quiet && isatty(2));
-    int failures = 0;
-    // The next image is read and decoded on another thread while this one is segmented.
-    const auto start_loading = [&](size_t i) {
-        return std::async(std::launch::async, [&images, i, max_pixels = job.max_pixels] {
-            return load_image(images[i], max_pixels);
+    using Batch = std::vector<ImageSlot>;
+    const size_t num_batches = (images.size() + job.batch - 1) / job.batch;
+    const auto start_loading = [&](size_t b) {
+        return std::async(std::launch::async, [&, b] {
+            Batch batch;
+            for (size_t i = b * job.batch; i < std::min(images.size(), (b + 1) * job.batch); ++i) {
+                ImageSlot slot;
+                slot.path = images[i];
+                try {
+                    slot.image = load_image(slot.path, job.max_pixels);
+                    check_memory(estimated_bytes(names.size(), crop, uint64_t(slot.image.width) * uint64_t(slot.image.height)),
+                                 job.max_memory_mb, "segmenting a " + std::to_string(slot.image.width) + "x" +
+                                                        std::to_string(slot.image.height) + " image with " +
+                                                        std::to_string(names.size()) + " classes");
+                } catch (const std::exception& e) {
+                    slot.error = error_text(e);
+                }
+                batch.push_back(std::move(slot));
+            }
+            return batch;
         });
     };
-    std::future<Image> next = start_loading(0);
-    for (size_t index = 0; index < images.size(); ++index) {
-        const std::string& path = images[index];
-        std::future<Image> current = std::move(next);
-        if (index + 1 < images.size()) next = start_loading(index + 1);
-        std::vector<std::string> written;  // this image's outputs, removed again if a later step fails
-        try {
-            auto t0 = std::chrono::steady_clock::now();
-            Image img = current.get();
-            check_memory(estimated_bytes(names.size(), crop, uint64_t(img.width) * uint64_t(img.height)),
-                         job.max_memory_mb, "segmenting a " + std::to_string(img.width) + "x" +
-                                                std::to_string(img.height) + " image with " +
-                                                std::to_string(names.size()) + " classes");
-            models::SegmentOptions opt;
-            opt.top_k = job.top_k;
-            opt.crm_tie_rule = job.tie_rule;
-            const models::SegmentResult result = model.segment(img, class_emb, opt);
-            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            const std::string stem = (fs::path(job.out_dir) / fs::path(path).stem()).string();
-            write_label_png(stem + "_labels.png", result.labels, names.size());
-            written.push_back(stem + "_labels.png");
 
-            std::vector<int64_t> present;
-            {
-                std::vector<size_t> counts(names.size(), 0);
-                const int32_t* l = result.labels.data<int32_t>();
-                for (int64_t i = 0; i < result.labels.numel(); ++i) ++counts[size_t(l[i])];
-                for (size_t c = 0; c < counts.size(); ++c)
-                    if (counts[c]) present.push_back(int64_t(c));
-                std::stable_sort(present.begin(), present.end(), [&](int64_t a, int64_t b) { return counts[size_t(a)] > counts[size_t(b)]; });
+    Progress progress(images.size(), !job.quiet && isatty(2));
+    std::atomic<int> failures{0};
+    const auto write_batch = [&](Batch batch) {
+        for (ImageSlot& slot : batch) {
+            if (slot.error.empty()) {
+                try {
+                    const std::string line = write_outputs(job, slot);
+                    if (!isatty(2) || job.quiet) std::cout << line << "\n" << std::flush;
+                } catch (const std::exception& e) {
+                    slot.error = error_text(e);
+                }
             }
-            Image overlay = render_overlay(img, result.labels.data<int32_t>(), names, present);
-            write_png(stem + "_overlay.png", overlay.width, overlay.height, 3, overlay.rgb.data());
-            written.push_back(stem + "_overlay.png");
-            if (job.save_logits) {
-                write_npy(stem + "_logits.npy", result.logits);
-                written.push_back(stem + "_logits.npy");
+            if (!slot.error.empty()) {
+                std::cerr << "errseg segment: error: " << slot.path << ": " << slot.error << "\n";
+                ++failures;
             }
-            std::string js = summary_json(path, img, names, result, ms).dump(2) + "\n";
-            write_file_atomic(stem + ".json", js.data(), js.size());
-            progress.step(fs::path(path).filename().string());
-            if (!isatty(2) || job.quiet)
-                std::cout << path << " -> " << stem << "_{labels,overlay}.png, .json (" << int(ms) << " ms)\n";
-        } catch (const std::exception& e) {
-            // All of an image's outputs or none: drop the files written before the failure
-            // (the failing write itself leaves nothing: writes are atomic).
-            for (const std::string& f : written) std::remove(f.c_str());
-            const bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
-            std::cerr << "errseg segment: error: " << path << ": " << (oom ? "out of memory" : e.what()) << "\n";
-            ++failures;
+            progress.step(fs::path(slot.path).filename().string());
         }
+    };
+
+    std::future<Batch> next = start_loading(0);
+    std::future<void> writing;
+    for (size_t b = 0; b < num_batches; ++b) {
+        Batch batch = next.get();
+        if (b + 1 < num_batches) next = start_loading(b + 1);
+        std::vector<size_t> ok;
+        std::vector<Image> inputs;
+        for (size_t i = 0; i < batch.size(); ++i)
+            if (batch[i].error.empty()) {
+                ok.push_back(i);
+                inputs.push_back(batch[i].image);
+            }
+        try {
+            if (!inputs.empty()) {
+                std::vector<models::SegmentResult> results = model.segment_batch(inputs, class_emb, opt);
+                for (size_t j = 0; j < ok.size(); ++j) batch[ok[j]].result = std::move(results[j]);
+            }
+        } catch (const std::exception&) {
+            // Find out which image it was: one at a time.
+            for (size_t i : ok) {
+                try {
+                    batch[i].result = model.segment(batch[i].image, class_emb, opt);
+                } catch (const std::exception& e1) {
+                    batch[i].error = error_text(e1);
+                }
+            }
+        }
+        if (writing.valid()) writing.get();
+        writing = std::async(std::launch::async, write_batch, std::move(batch));
     }
+    if (writing.valid()) writing.get();
     return failures ? 1 : 0;
 }
 
@@ -245,6 +319,7 @@ int cmd_segment(int argc, char** argv) {
         .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
         .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
+        .option("batch", "images per image-encoder pass (throughput mode; decoding, compute and writing overlap at any size)", "1")
         .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
         .option("max-classes", "refuse larger vocabularies", "4096")
         .option("max-pixels", "refuse larger images (checked from the file header, before decoding)",
@@ -270,6 +345,7 @@ int cmd_segment(int argc, char** argv) {
     job.max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
     job.max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
     job.names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
+    job.batch = size_t(args.get_int("batch", 1, 256));
     job.top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
     const std::string ties = args.get("crm-ties");
     ERRSEG_CHECK(ties == "torch-cpu" || ties == "lower-index", "--crm-ties must be torch-cpu or lower-index, got '", ties, "'");

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --help documents every flag.
 HELP="$("$BIN" segment --help)"
-for f in --model --classes --class-embeddings --out-dir --threads --top-k --max-classes --crm-ties --save-logits --quiet; do
+for f in --model --classes --class-embeddings --out-dir --threads --batch --top-k --max-classes --crm-ties --save-logits --quiet; do
   grep -q -- "$f" <<<"$HELP" || fail "--help does not mention $f"
 done
 
@@ -125,6 +125,7 @@ expect_error "cannot create output directory" --model "$MODEL" --classes ade150 
 expect_error "no input image" --model "$MODEL" --classes ade150 -o "$WORK/e6"
 expect_error "unknown option --bogus" --model "$MODEL" --classes ade150 --bogus "$IMG" -o "$WORK/e7"
 expect_error "--device must be cpu, cuda or cuda:N, got 'gpu'" --model "$MODEL" --classes ade150 --device gpu "$IMG" -o "$WORK/e8"
+expect_error "--batch must be" --model "$MODEL" --classes ade150 --batch 0 "$IMG" -o "$WORK/e11"
 expect_error "--precision fp16 needs --device cuda" --model "$MODEL" --classes ade150 --precision fp16 "$IMG" -o "$WORK/e9"
 # A CPU-only build names the missing backend; a CUDA build without a GPU names the missing device.
 expect_error "--device cuda: " --model "$MODEL" --classes ade150 --device cuda "$IMG" -o "$WORK/e10"
@@ -136,5 +137,31 @@ out="$("$BIN" segment --model "$MODEL" --classes "cat,dog" --quiet "$IMG" "$WORK
 grep -q "bad.png: .*not a readable image" <<<"$out" || fail "bad image not reported: $out"
 [ -f "$WORK/multi/sample_400x300_labels.png" ] || fail "good images of a multi-image run were not written"
 [ ! -e "$WORK/multi/bad_labels.png" ] || fail "output written for the bad image"
-for d in e3 e4 e10; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
+
+# Throughput mode: five images (three sizes, one unreadable) in batches of 2 give exactly the
+# outputs of one image at a time (label maps byte-identical, logits identical), in input order.
+mkdir -p "$WORK/in"
+cp "$IMG" "$WORK/in/a.png"; cp "$SRC/tests/data/fixtures/sample_257x385.png" "$WORK/in/b.png"
+cp "$WORK/bad.png" "$WORK/in/c.png"; cp "$IMG" "$WORK/in/d.png"
+python3 -c "
+import zlib, struct
+w, h = 61, 33
+raw = b''.join(b'\\0' + bytes((x * 7 + y * 13 + c * 50) % 256 for x in range(w) for c in range(3)) for y in range(h))
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+open('$WORK/in/e.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))"
+INPUTS=("$WORK/in/a.png" "$WORK/in/b.png" "$WORK/in/c.png" "$WORK/in/d.png" "$WORK/in/e.png")
+rc=0; "$BIN" segment --model "$MODEL" --classes ade150 --save-logits --quiet "${INPUTS[@]}" -o "$WORK/b1" >"$WORK/b1.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "batch 1 run: exit $rc, expected 1"
+rc=0; "$BIN" segment --model "$MODEL" --classes ade150 --save-logits --quiet --batch 2 "${INPUTS[@]}" -o "$WORK/b2" >"$WORK/b2.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "batch 2 run: exit $rc, expected 1"
+for s in a b d e; do
+  cmp "$WORK/b1/${s}_labels.png" "$WORK/b2/${s}_labels.png" || fail "--batch 2 changed the labels of $s"
+  cmp "$WORK/b1/${s}_logits.npy" "$WORK/b2/${s}_logits.npy" || fail "--batch 2 changed the logits of $s"
+done
+[ ! -e "$WORK/b2/c_labels.png" ] || fail "output written for the unreadable image in a batch"
+order="$(sed -E 's#^.*/in/([a-e])\.png.*$#\1#' "$WORK/b2.log" | tr -d '\n')"
+[ "$order" = "abcde" ] || fail "--batch 2 messages out of input order ($order): $(cat "$WORK/b2.log")"
+grep -q "c.png: .*not a readable image" "$WORK/b2.log" || fail "bad image in a batch not reported"
+
+for d in e3 e4 e10 e11; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
 echo "1 passed, 0 failed"

@@ -84,39 +84,73 @@ public:
     }
 
     Result segment(const Image& image, const Tensor& class_embeddings, const SegmentOptions& opt) const {
+        return std::move(segment_batch({image}, class_embeddings, opt).front());
+    }
+
+    // Throughput mode: the image encoder runs once on all images stacked into [N, 3, S, S]
+    // (every image is resized to S x S anyway); CRM picks classes per image, so the head and
+    // postprocessing run per image. Result i is what segment(images[i]) returns, up to
+    // floating-point rounding of the batched GEMMs. The clip.* timings of every result are
+    // those of the whole batch.
+    std::vector<Result> segment_batch(const std::vector<Image>& images, const Tensor& class_embeddings,
+                                      const SegmentOptions& opt) const {
+        ERRSEG_CHECK(!images.empty(), "ErrSegModel::segment_batch: no images");
         ERRSEG_CHECK(class_embeddings.dim() == 2 && class_embeddings.size(1) == cfg_.embed_dim,
                      "ErrSegModel::segment: class embeddings must be [T, ", cfg_.embed_dim, "], got ",
                      shape_str(class_embeddings.shape()));
-        Result r;
+        const int64_t n = int64_t(images.size());
         const auto start = std::chrono::steady_clock::now();
-        errseg_detail::StageTimer timer(&r.timings_ms);
+        errseg_detail::StageTimer::Timings shared;  // preprocess and image encoder, whole batch
+        errseg_detail::StageTimer timer(&shared);
 
-        const T input = B::upload(preprocess_image(image, cfg_.input));
+        std::vector<Tensor> inputs;
+        for (const Image& image : images) inputs.push_back(preprocess_image(image, cfg_.input));
+        const T input = B::upload(n == 1 ? inputs.front() : ops::concat(inputs, 0));
+        inputs.clear();
         timer.lap("preprocess");
 
-        const DenseFeaturesOf<T> features = image_.forward(input, &r.timings_ms);  // clip.* laps
+        const DenseFeaturesOf<T> batch = image_.forward(input, &shared);  // clip.* laps
+        const T text = B::upload(class_embeddings.to_f32());
+        const double shared_ms = ms_since(start);
 
-        typename ErrSegHeadOn<B>::Output head =
-            head_.forward(features, B::upload(class_embeddings.to_f32()), opt.top_k, opt.crm_tie_rule);
-        r.timings_ms.insert(r.timings_ms.end(), head.timings_ms.begin(), head.timings_ms.end());  // head.*
-        timer.restart();
-        r.logits = std::move(head.logits);
-        r.selected = std::move(head.selected);
+        std::vector<Result> results(images.size());
+        for (int64_t i = 0; i < n; ++i) {
+            const auto image_start = std::chrono::steady_clock::now();
+            Result& r = results[size_t(i)];
+            r.timings_ms = shared;
+            typename ErrSegHeadOn<B>::Output head = head_.forward(image_features(batch, i), text, opt.top_k,
+                                                                  opt.crm_tie_rule);
+            r.timings_ms.insert(r.timings_ms.end(), head.timings_ms.begin(), head.timings_ms.end());  // head.*
+            errseg_detail::StageTimer post_timer(&r.timings_ms);
+            r.logits = std::move(head.logits);
+            r.selected = std::move(head.selected);
 
-        PostprocessOptions post;
-        post.keep_probs = opt.keep_probs;
-        post.upstream_crop = opt.upstream_crop;
-        PostprocessResult out = postprocess(r.logits, r.selected, image.height, image.width,
-                                            ErrSegHeadOn<B>::kUnselectedLogit, post);
-        r.labels = std::move(out.labels);
-        r.probs = std::move(out.probs);
-        timer.lap("postprocess");
-        r.timings_ms.emplace_back(
-            "total", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-        return r;
+            PostprocessOptions post;
+            post.keep_probs = opt.keep_probs;
+            post.upstream_crop = opt.upstream_crop;
+            const Image& image = images[size_t(i)];
+            PostprocessResult out = postprocess(r.logits, r.selected, image.height, image.width,
+                                                ErrSegHeadOn<B>::kUnselectedLogit, post);
+            r.labels = std::move(out.labels);
+            r.probs = std::move(out.probs);
+            post_timer.lap("postprocess");
+            r.timings_ms.emplace_back("total", shared_ms + ms_since(image_start));
+        }
+        return results;
     }
 
 private:
+    static double ms_since(std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+    }
+
+    // Image i of batched dense features, as the batch-1 features the head takes (views).
+    static DenseFeaturesOf<T> image_features(const DenseFeaturesOf<T>& f, int64_t i) {
+        if (f.os4.size(0) == 1) return f;
+        return {B::slice0(f.os4, i, i + 1),  B::slice0(f.os8, i, i + 1),        B::slice0(f.os16, i, i + 1),
+                B::slice0(f.os32, i, i + 1), B::slice0(f.os16_dense, i, i + 1), B::slice0(f.clip_vis_dense, i, i + 1)};
+    }
+
     explicit ErrSegModelOn(const Weights& w)
         : cfg_(ErrSegConfig::from_json(w.config())),
           image_(w.scope("clip.visual."), ConvNeXtConfig::from_json(w.config()["clip"])),
