@@ -316,12 +316,15 @@ TEST_CASE("storage: large blocks are reused after release, and the cache can be 
         return;
     }
     CHECK(cache.cached_bytes() == (size_t(6) << 20));  // rounded up to whole 2 MiB pages
+    const auto before = cache.hits_and_misses();
     {
         Tensor b = Tensor::empty({n});
         CHECK(b.raw() == first);  // the same block, no new pages from the OS
+        CHECK(cache.hits_and_misses().first == before.first + 1);
         CHECK(cache.cached_bytes() == 0);
         Tensor c = Tensor::empty({n + 1024});  // same rounded size: a second block
         CHECK(c.raw() != first);
+        CHECK(cache.hits_and_misses().second == before.second + 1);
     }
     CHECK(cache.cached_bytes() == (size_t(12) << 20));
     errseg::release_cached_memory();

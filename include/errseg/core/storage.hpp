@@ -50,7 +50,9 @@ public:
         static LargeBlockCache* cache = new LargeBlockCache();
         return *cache;
     }
-    // A cached block of exactly `bytes` (rounded size), or nullptr.
+    // A cached block of exactly `bytes` (rounded size), or nullptr. (Best fit within +25 % was
+    // tried: ERR-Seg B end to end took 80 instead of 84 blocks from the OS out of 2,560, no
+    // measurable change.)
     uint8_t* take(size_t bytes) {
         if (!enabled_) return nullptr;
         std::lock_guard<std::mutex> lock(mutex_);
@@ -59,8 +61,10 @@ public:
                 uint8_t* p = blocks_[i].first;
                 blocks_.erase(blocks_.begin() + long(i));
                 cached_ -= bytes;
+                ++hits_;
                 return p;
             }
+        ++misses_;
         return nullptr;
     }
     // Keeps the block if there is room (the oldest blocks make room first); else frees it.
@@ -88,6 +92,11 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         return cached_;
     }
+    // Large-block requests served from the cache / from the OS since the start.
+    std::pair<uint64_t, uint64_t> hits_and_misses() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return {hits_, misses_};
+    }
 private:
     LargeBlockCache() {
         const char* off = std::getenv("ERRSEG_NO_BLOCK_CACHE");
@@ -96,6 +105,7 @@ private:
     std::mutex mutex_;
     std::vector<std::pair<uint8_t*, size_t>> blocks_;  // oldest first
     size_t cached_ = 0;
+    uint64_t hits_ = 0, misses_ = 0;
     bool enabled_ = true;
 };
 
