@@ -64,6 +64,14 @@ def seeds_safetensors():
     put("safetensors", "empty_header.safetensors", struct.pack("<Q", 2) + b"{}")
 
 
+def exif_bytes(orientation, big_endian):
+    """A TIFF structure with one IFD0 entry: Orientation (0x0112, SHORT)."""
+    e = ">" if big_endian else "<"
+    tiff = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8) + struct.pack(e + "H", 1) + \
+        struct.pack(e + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(e + "I", 0)
+    return b"Exif\x00\x00" + tiff
+
+
 def seeds_image():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -80,6 +88,8 @@ def seeds_image():
         ("rgb.bmp", Image.fromarray(rgb), {}),
         ("rgb.ppm", Image.fromarray(rgb), {}),
         ("gray.pgm", Image.fromarray(rgb[..., 2]), {}),
+        ("exif6.jpg", Image.fromarray(rgb), {"quality": 80, "exif": exif_bytes(6, big_endian=False)}),
+        ("exif8.png", Image.fromarray(rgb), {"exif": exif_bytes(8, big_endian=True)}),
     ]:
         buf = io.BytesIO()
         fmt = {"png": "PNG", "jpg": "JPEG", "bmp": "BMP", "ppm": "PPM", "pgm": "PPM"}[name.rsplit(".", 1)[1]]

@@ -236,3 +236,25 @@ TEST_CASE("ERR-Seg model: segment_batch equals segment per image") {
     }
     CHECK_THROWS_WITH(m.segment_batch({}, text, opt), doctest::Contains("no images"));
 }
+
+TEST_CASE("ERR-Seg model: upstream_resize feeds the network the 800/1333 PIL-bilinear image") {
+    const ErrSegModel& m = model();
+    const Tensor text = m.encode_classes({"wall", "floor", "sky", "tree"});
+    const Image img = load_image(kFixtures + "sample_257x385.png");
+    SegmentOptions opt;
+    opt.upstream_resize = true;
+    const ErrSegModel::Result r = m.segment(img, text, opt);
+    const Image resized = upstream_test_resize(img);
+    CHECK(resized.width == 800);
+    CHECK(resized.height == 1198);  // 385 * 800 / 257 = 1198.4
+    const ErrSegModel::Result direct = m.segment(resized, text);
+    CHECK(r.selected == direct.selected);
+    REQUIRE(r.logits.shape() == direct.logits.shape());
+    CHECK(std::equal(r.logits.data<float>(), r.logits.data<float>() + r.logits.numel(), direct.logits.data<float>()));
+    CHECK(r.labels.shape() == Shape{385, 257});  // labels at the image's own size
+    const ErrSegModel::Result plain = m.segment(img, text);
+    int64_t same = 0;
+    for (int64_t i = 0; i < plain.labels.numel(); ++i) same += plain.labels.data<int32_t>()[i] == r.labels.data<int32_t>()[i];
+    std::printf("[upstream_resize] labels agree with the direct path on %.2f%% of pixels\n",
+                100.0 * double(same) / double(plain.labels.numel()));
+}

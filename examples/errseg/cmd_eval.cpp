@@ -61,6 +61,8 @@ int cmd_eval(int argc, char** argv) {
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("top-k", "classes CRM keeps per image (default: the model's K)")
         .option("json", "also write the metrics as JSON to this file")
+        .flag("upstream-resize", "the published protocol's data-loader resize first (short side 800, long side <= 1333, PIL bilinear); use it to compare with the paper")
+        .flag("ignore-exif", "do not turn images upright by their EXIF orientation (detectron2 does)")
         .flag("per-class", "print IoU for every class")
         .flag("quiet", "no progress bar");
     if (!args.parse(argc, argv)) return 0;
@@ -91,16 +93,19 @@ int cmd_eval(int argc, char** argv) {
         auto images = index_by_stem(args.get("images"), {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".ppm", ".pgm"});
         auto model = models::ErrSegModel::load(args.get("model"));
         Tensor emb = model.encode_classes(names);
-        int top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
+        models::SegmentOptions opt;
+        opt.top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
+        opt.upstream_resize = args.flag_set("upstream-resize");
+        const ExifOrientation exif = args.flag_set("ignore-exif") ? ExifOrientation::Ignore : ExifOrientation::Apply;
         Progress progress(gts.size(), !args.flag_set("quiet") && isatty(2));
         for (auto& [stem, gt_path] : gts) {
             auto it = images.find(stem);
             ERRSEG_CHECK(it != images.end(), "no image for label '", stem, "' in '", args.get("images"), "'");
             int gw, gh;
             auto gt = load_label_map(gt_path, gw, gh);
-            Image img = load_image(it->second);
+            Image img = load_image(it->second, kMaxImagePixels, exif);
             ERRSEG_CHECK(img.width == gw && img.height == gh, "label '", stem, "' is ", gw, "x", gh, ", image is ", img.width, "x", img.height);
-            auto r = model.segment(img, emb, top_k);
+            auto r = model.segment(img, emb, opt);
             cm.add(gt.data(), r.labels.data<int32_t>(), gt.size());
             ++evaluated;
             progress.step(stem);

@@ -115,6 +115,8 @@ struct SegmentJob {
     int64_t max_pixels = 0;
     uint64_t max_memory_mb = 0;
     size_t batch = 1;
+    bool upstream_resize = false;
+    ExifOrientation exif = ExifOrientation::Apply;
     std::string class_embeddings_path;
     bool save_logits = false, quiet = false;
 };
@@ -192,6 +194,7 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
     models::SegmentOptions opt;
     opt.top_k = job.top_k;
     opt.crm_tie_rule = job.tie_rule;
+    opt.upstream_resize = job.upstream_resize;
 
     using Batch = std::vector<ImageSlot>;
     const size_t num_batches = (images.size() + job.batch - 1) / job.batch;
@@ -202,7 +205,7 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
                 ImageSlot slot;
                 slot.path = images[i];
                 try {
-                    slot.image = load_image(slot.path, job.max_pixels);
+                    slot.image = load_image(slot.path, job.max_pixels, job.exif);
                     check_memory(estimated_bytes(names.size(), crop, uint64_t(slot.image.width) * uint64_t(slot.image.height)),
                                  job.max_memory_mb, "segmenting a " + std::to_string(slot.image.width) + "x" +
                                                         std::to_string(slot.image.height) + " image with " +
@@ -327,6 +330,8 @@ int cmd_segment(int argc, char** argv) {
         .option("max-memory", "refuse runs whose estimated memory (MB) for the class maps and the image exceeds this",
                 std::to_string(physical_memory_mb()))
         .option("crm-ties", "how CRM breaks exact ties: torch-cpu (as upstream on CPU) or lower-index", "torch-cpu")
+        .flag("upstream-resize", "first resize as the published evaluation's data loader (short side 800, long side <= 1333, PIL bilinear); outputs stay at the image's size")
+        .flag("ignore-exif", "do not turn JPEG/PNG images upright by their EXIF orientation (detectron2 does)")
         .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
         .flag("quiet", "no progress bar");
     if (!args.parse(argc, argv)) return 0;
@@ -352,6 +357,8 @@ int cmd_segment(int argc, char** argv) {
     job.tie_rule = ties == "torch-cpu" ? models::CrmTieRule::TorchCpu : models::CrmTieRule::LowerIndex;
     if (args.has("class-embeddings")) job.class_embeddings_path = args.get("class-embeddings");
     job.save_logits = args.flag_set("save-logits");
+    job.upstream_resize = args.flag_set("upstream-resize");
+    job.exif = args.flag_set("ignore-exif") ? ExifOrientation::Ignore : ExifOrientation::Apply;
     job.quiet = args.flag_set("quiet");
 
     std::error_code ec;

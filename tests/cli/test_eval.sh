@@ -39,6 +39,12 @@ cp "$SRC/tests/data/fixtures/sample_400x300.png" "$WORK/images/s.png"
 mkdir -p "$WORK/gt2"; cp "$WORK/seg/s_labels.png" "$WORK/gt2/s.png"
 OUT2="$("$BIN" eval --model "$MODEL" --classes voc20 --images "$WORK/images" --labels "$WORK/gt2" --quiet)"
 grep -q "mIoU: 100.00" <<<"$OUT2" || fail "model mode: $OUT2"
+# The same with the published protocol's resize: segment --upstream-resize predictions score 100
+# under eval --upstream-resize (both run the same path).
+"$BIN" segment --model "$MODEL" --classes voc20 --quiet --upstream-resize "$WORK/images/s.png" -o "$WORK/seg_up" >/dev/null
+mkdir -p "$WORK/gt3"; cp "$WORK/seg_up/s_labels.png" "$WORK/gt3/s.png"
+OUT3="$("$BIN" eval --model "$MODEL" --classes voc20 --images "$WORK/images" --labels "$WORK/gt3" --upstream-resize --quiet)"
+grep -q "mIoU: 100.00" <<<"$OUT3" || fail "model mode, --upstream-resize: $OUT3"
 
 # Errors.
 rc=0; msg="$("$BIN" eval --classes "a,b" --labels "$WORK/gt" --predictions "$WORK/pred" 2>&1)" || rc=$?

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --help documents every flag.
 HELP="$("$BIN" segment --help)"
-for f in --model --classes --class-embeddings --out-dir --threads --batch --top-k --max-classes --crm-ties --save-logits --quiet; do
+for f in --model --classes --class-embeddings --out-dir --threads --batch --upstream-resize --ignore-exif --top-k --max-classes --crm-ties --save-logits --quiet; do
   grep -q -- "$f" <<<"$HELP" || fail "--help does not mention $f"
 done
 
@@ -162,6 +162,18 @@ done
 order="$(sed -E 's#^.*/in/([a-e])\.png.*$#\1#' "$WORK/b2.log" | tr -d '\n')"
 [ "$order" = "abcde" ] || fail "--batch 2 messages out of input order ($order): $(cat "$WORK/b2.log")"
 grep -q "c.png: .*not a readable image" "$WORK/b2.log" || fail "bad image in a batch not reported"
+
+# EXIF orientation 6 (stored 11x6, upright 6x11): applied by default as detectron2 does,
+# ignored on request; --upstream-resize still writes labels at the image's own size.
+EXIF="$SRC/tests/data/errseg/upstream_input/exif_o6.jpg"
+png_size() { python3 -c "import struct,sys; p=open(sys.argv[1],'rb').read(); print('%dx%d' % struct.unpack('>II', p[16:24]))" "$1"; }
+"$BIN" segment --model "$MODEL" --classes voc20 --quiet "$EXIF" -o "$WORK/exif" >/dev/null
+[ "$(png_size "$WORK/exif/exif_o6_labels.png")" = "6x11" ] || fail "EXIF orientation not applied: $(png_size "$WORK/exif/exif_o6_labels.png")"
+"$BIN" segment --model "$MODEL" --classes voc20 --quiet --ignore-exif "$EXIF" -o "$WORK/noexif" >/dev/null
+[ "$(png_size "$WORK/noexif/exif_o6_labels.png")" = "11x6" ] || fail "--ignore-exif still rotated the image"
+"$BIN" segment --model "$MODEL" --classes voc20 --quiet --upstream-resize "$IMG" -o "$WORK/upres" >/dev/null
+[ "$(png_size "$WORK/upres/sample_400x300_labels.png")" = "400x300" ] || fail "--upstream-resize changed the output size"
+cmp -s "$WORK/upres/sample_400x300_labels.png" "$WORK/voc_a/sample_400x300_labels.png" && fail "--upstream-resize had no effect"
 
 for d in e3 e4 e10 e11; do [ -z "$(ls -A "$WORK/$d" 2>/dev/null)" ] || fail "partial output in $d"; done
 echo "1 passed, 0 failed"

@@ -21,6 +21,7 @@
 #include "../core/tensor.hpp"
 #include "atomic_file.hpp"
 #include "checksum.hpp"
+#include "exif.hpp"
 
 #include "stb.hpp"
 
@@ -34,6 +35,11 @@ struct Image {
     int width = 0, height = 0;
     std::vector<uint8_t> rgb;
 };
+
+// Whether decoding turns JPEG/PNG images upright by their EXIF orientation (exif.hpp): Apply is
+// what detectron2's read_image does (ERR-Seg's data path), Ignore what PIL's Image.open does
+// (open_clip's CLIP preprocessing).
+enum class ExifOrientation { Ignore, Apply };
 
 namespace detail {
 
@@ -217,7 +223,7 @@ inline void check_png_chunks(const uint8_t* d, size_t n, const std::string& what
 }
 
 inline Image decode_image(const uint8_t* data, size_t n, const std::string& what,
-                          int64_t max_pixels = kMaxImagePixels) {
+                          int64_t max_pixels = kMaxImagePixels, ExifOrientation exif = ExifOrientation::Ignore) {
     ERRSEG_CHECK(data != nullptr && n > 0, what, ": image data is empty");
     ERRSEG_CHECK(n <= size_t(INT_MAX), what, ": image data is too large (", n, " bytes)");
     const std::string format = sniff_image_format(data, n);
@@ -251,6 +257,11 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
     img.width = w;
     img.height = h;
     img.rgb.assign(px.get(), px.get() + size_t(w) * size_t(h) * 3);
+    if (exif == ExifOrientation::Apply) {
+        const auto [ow, oh] = apply_orientation(img.rgb, w, h, 3, exif_orientation(data, n));
+        img.width = ow;
+        img.height = oh;
+    }
     return img;
 }
 
@@ -278,18 +289,20 @@ inline void put_png_chunk(std::vector<uint8_t>& out, const char type[4], const s
 
 // Decodes an image file to RGB. Errors name the file and the problem. Images with more than
 // max_pixels pixels are refused from their header, before any pixel memory is allocated.
-inline Image load_image(const std::string& path, int64_t max_pixels = kMaxImagePixels) {
+inline Image load_image(const std::string& path, int64_t max_pixels = kMaxImagePixels,
+                        ExifOrientation exif = ExifOrientation::Ignore) {
     std::shared_ptr<MappedFile> map;
     try {
         map = std::make_shared<MappedFile>(path);
     } catch (const Error& e) {
         fail("cannot read image file '", path, "': ", e.what());
     }
-    return detail::decode_image(map->data(), map->bytes(), "image file '" + path + "'", max_pixels);
+    return detail::decode_image(map->data(), map->bytes(), "image file '" + path + "'", max_pixels, exif);
 }
 
-inline Image load_image_from_memory(const uint8_t* data, size_t n, int64_t max_pixels = kMaxImagePixels) {
-    return detail::decode_image(data, n, "image in memory", max_pixels);
+inline Image load_image_from_memory(const uint8_t* data, size_t n, int64_t max_pixels = kMaxImagePixels,
+                                    ExifOrientation exif = ExifOrientation::Ignore) {
+    return detail::decode_image(data, n, "image in memory", max_pixels, exif);
 }
 
 // float32 [1, 3, H, W] with values 0..255 (the model's normalisation is done elsewhere).

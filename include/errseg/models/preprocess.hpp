@@ -50,18 +50,28 @@ struct Taps {
     std::vector<T> weights;
 };
 
+// PIL's triangle filter (Image.BILINEAR), support 1.
+template <class T>
+inline T bilinear_kernel(T x) {
+    if (x < 0) x = -x;
+    return x < 1 ? 1 - x : 0;
+}
+
+// The resampling filters PIL's Image.resize and torch's antialias kernels share.
+enum class Filter { Bicubic, Bilinear };
+
 // Antialiased resampling taps for an axis of in_size -> out_size (align_corners=False):
 // the filter is stretched by scale = in/out when shrinking, so every input pixel contributes.
 // The same rule in PIL (T = double) and in torch's antialias kernels (T = the data type):
-//   center = scale (o + 1/2), support = 2 max(scale, 1),
+//   center = scale (o + 1/2), support = s max(scale, 1) (s = 2 bicubic, 1 bilinear),
 //   taps from trunc(center - support + 1/2) (>= 0) to trunc(center + support + 1/2) (<= in),
 //   w_j = K((j - center + 1/2) / max(scale, 1)), normalised to sum 1.
 template <class T>
-inline std::vector<Taps<T>> antialias_bicubic_taps(int64_t in_size, int64_t out_size) {
+inline std::vector<Taps<T>> antialias_taps(int64_t in_size, int64_t out_size, Filter filter) {
     ERRSEG_CHECK(in_size > 0 && out_size > 0, "resample: invalid sizes ", in_size, " -> ", out_size);
     const T scale = T(in_size) / T(out_size);
     const T filter_scale = std::max(scale, T(1));
-    const T support = T(2) * filter_scale;
+    const T support = (filter == Filter::Bicubic ? T(2) : T(1)) * filter_scale;
     const T inv = T(1) / filter_scale;
     std::vector<Taps<T>> taps(static_cast<size_t>(out_size));
     for (int64_t o = 0; o < out_size; ++o) {
@@ -72,7 +82,8 @@ inline std::vector<Taps<T>> antialias_bicubic_taps(int64_t in_size, int64_t out_
         t.start = lo;
         T total = 0;
         for (int64_t j = lo; j < hi; ++j) {
-            const T w = bicubic_kernel<T>((T(j) - center + T(0.5)) * inv);
+            const T x = (T(j) - center + T(0.5)) * inv;
+            const T w = filter == Filter::Bicubic ? bicubic_kernel<T>(x) : bilinear_kernel<T>(x);
             t.weights.push_back(w);
             total += w;
         }
@@ -80,6 +91,11 @@ inline std::vector<Taps<T>> antialias_bicubic_taps(int64_t in_size, int64_t out_
             for (T& w : t.weights) w /= total;
     }
     return taps;
+}
+
+template <class T>
+inline std::vector<Taps<T>> antialias_bicubic_taps(int64_t in_size, int64_t out_size) {
+    return antialias_taps<T>(in_size, out_size, Filter::Bicubic);
 }
 
 // torch F.interpolate(x, (out_h, out_w), mode="bicubic", antialias=True, align_corners=False)
@@ -141,9 +157,9 @@ struct PilTaps {
     std::vector<int32_t> coeffs;
 };
 
-inline std::vector<PilTaps> pil_bicubic_taps(int64_t in_size, int64_t out_size) {
+inline std::vector<PilTaps> pil_taps(int64_t in_size, int64_t out_size, resample::Filter filter) {
     std::vector<PilTaps> out;
-    for (const auto& t : resample::antialias_bicubic_taps<double>(in_size, out_size)) {
+    for (const auto& t : resample::antialias_taps<double>(in_size, out_size, filter)) {
         PilTaps p;
         p.start = t.start;
         for (double w : t.weights) {
@@ -163,16 +179,17 @@ inline uint8_t pil_clip8(int32_t acc) {
 
 }  // namespace detail
 
-// PIL's bicubic resize of an RGB image: horizontal pass, rounded to uint8, then vertical pass,
-// rounded to uint8; a pass whose size does not change is skipped (as PIL does).
-inline Image resize_bicubic_pil(const Image& img, int out_w, int out_h) {
+// PIL's Image.resize of an RGB image with Image.BICUBIC or Image.BILINEAR: horizontal pass,
+// rounded to uint8, then vertical pass, rounded to uint8; a pass whose size does not change is
+// skipped (as PIL does).
+inline Image resize_pil(const Image& img, int out_w, int out_h, resample::Filter filter) {
     ERRSEG_CHECK(img.width > 0 && img.height > 0 && img.rgb.size() == size_t(img.width) * img.height * 3,
-                 "resize_bicubic_pil: invalid ", img.width, "x", img.height, " image");
-    ERRSEG_CHECK(out_w > 0 && out_h > 0, "resize_bicubic_pil: invalid output size ", out_w, "x", out_h);
+                 "resize_pil: invalid ", img.width, "x", img.height, " image");
+    ERRSEG_CHECK(out_w > 0 && out_h > 0, "resize_pil: invalid output size ", out_w, "x", out_h);
     constexpr int32_t kHalf = 1 << (detail::kPilPrecisionBits - 1);
     Image cur = img;
     if (out_w != cur.width) {
-        const auto taps = detail::pil_bicubic_taps(cur.width, out_w);
+        const auto taps = detail::pil_taps(cur.width, out_w, filter);
         Image next{out_w, cur.height, std::vector<uint8_t>(size_t(out_w) * cur.height * 3)};
         for (int y = 0; y < cur.height; ++y) {
             const uint8_t* row = cur.rgb.data() + size_t(y) * cur.width * 3;
@@ -189,7 +206,7 @@ inline Image resize_bicubic_pil(const Image& img, int out_w, int out_h) {
         cur = std::move(next);
     }
     if (out_h != cur.height) {
-        const auto taps = detail::pil_bicubic_taps(cur.height, out_h);
+        const auto taps = detail::pil_taps(cur.height, out_h, filter);
         const size_t stride = size_t(cur.width) * 3;
         Image next{cur.width, out_h, std::vector<uint8_t>(stride * out_h)};
         for (int y = 0; y < out_h; ++y) {
@@ -204,6 +221,10 @@ inline Image resize_bicubic_pil(const Image& img, int out_w, int out_h) {
         cur = std::move(next);
     }
     return cur;
+}
+
+inline Image resize_bicubic_pil(const Image& img, int out_w, int out_h) {
+    return resize_pil(img, out_w, out_h, resample::Filter::Bicubic);
 }
 
 // ---- torchvision transforms ----------------------------------------------------------------

@@ -9,6 +9,7 @@
 // head (cost maps, CRM, cost embedding, aggregator, up-decoders) -> sigmoid, resize to the image
 // size, argmax.
 #pragma once
+#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -35,6 +36,9 @@ struct SegmentOptions {
     int64_t top_k = -1;          // classes kept by CRM; <= 0: the model's K (min(K, T) is used)
     bool keep_probs = false;     // also return T x H x W probabilities at the image size
     bool upstream_crop = false;  // reproduce upstream's crop quirk for tiny images (postprocess.hpp)
+    // First resize as the published evaluation's data loader does (800 short side, 1333 max, PIL
+    // bilinear on 8 bits: upstream_test_resize); labels still come out at the image's own size.
+    bool upstream_resize = false;
     // How CRM breaks exact ties (crm.hpp): TorchCpu (default: the class choice of upstream run on
     // CPU, as in the reference fixtures) or LowerIndex (the spec's rule; believed to match GPU).
     CrmTieRule crm_tie_rule = CrmTieRule::TorchCpu;
@@ -104,7 +108,13 @@ public:
         errseg_detail::StageTimer timer(&shared);
 
         std::vector<Tensor> inputs;
-        for (const Image& image : images) inputs.push_back(preprocess_image(image, cfg_.input));
+        std::vector<std::array<int64_t, 2>> input_sizes;  // {h, w} the network input was made from
+        for (const Image& image : images) {
+            const Image resized = opt.upstream_resize ? upstream_test_resize(image) : Image();
+            const Image& given = opt.upstream_resize ? resized : image;
+            inputs.push_back(preprocess_image(given, cfg_.input));
+            input_sizes.push_back({given.height, given.width});
+        }
         const T input = B::upload(n == 1 ? inputs.front() : ops::concat(inputs, 0));
         inputs.clear();
         timer.lap("preprocess");
@@ -128,6 +138,8 @@ public:
             PostprocessOptions post;
             post.keep_probs = opt.keep_probs;
             post.upstream_crop = opt.upstream_crop;
+            post.input_h = input_sizes[size_t(i)][0];
+            post.input_w = input_sizes[size_t(i)][1];
             const Image& image = images[size_t(i)];
             PostprocessResult out = postprocess(r.logits, r.selected, image.height, image.width,
                                                 ErrSegHeadOn<B>::kUnselectedLogit, post);

@@ -62,6 +62,9 @@ struct PostprocessOptions {
     // (`result[:, :h_in, :w_in]`); that only changes anything for inputs smaller than the map
     // (S/4 pixels), where it keeps the top-left part. Off by default; on = upstream behaviour.
     bool upstream_crop = false;
+    // The size of the image the model was given (h_in, w_in of the crop) when it differs from
+    // the output size (SegmentOptions::upstream_resize); 0 = the output size.
+    int64_t input_h = 0, input_w = 0;
 };
 
 struct PostprocessResult {
@@ -80,8 +83,9 @@ inline PostprocessResult postprocess(const Tensor& logits_in, const std::vector<
     ERRSEG_CHECK(!selected.empty() && std::is_sorted(selected.begin(), selected.end()),
                  "postprocess: the kept classes must be non-empty and ascending");
     Tensor logits = logits_in.to_f32();
-    if (opt.upstream_crop && (out_h < logits.size(1) || out_w < logits.size(2)))
-        logits = logits.slice(1, 0, std::min(out_h, logits.size(1))).slice(2, 0, std::min(out_w, logits.size(2)));
+    const int64_t in_h = opt.input_h > 0 ? opt.input_h : out_h, in_w = opt.input_w > 0 ? opt.input_w : out_w;
+    if (opt.upstream_crop && (in_h < logits.size(1) || in_w < logits.size(2)))
+        logits = logits.slice(1, 0, std::min(in_h, logits.size(1))).slice(2, 0, std::min(in_w, logits.size(2)));
     const int64_t T = logits.size(0), h = logits.size(1), w = logits.size(2);
     const int64_t K = int64_t(selected.size());
     ERRSEG_CHECK(selected.back() < T && selected.front() >= 0, "postprocess: kept class index out of range");

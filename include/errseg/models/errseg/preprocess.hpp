@@ -3,15 +3,41 @@
 // network input. Normalise first, then resize — the order upstream uses (it matters only at
 // rounding level). The aspect ratio is not kept.
 //
-// Not done here: detectron2's test-time ResizeShortestEdge(800, 1333) with PIL's antialiased
-// bilinear on uint8 (spec §2.1); results differ slightly from the published protocol for that.
+// Optionally first (SegmentOptions::upstream_resize): the data loader's resize of the published
+// evaluation (spec §2.1), detectron2's ResizeShortestEdge(800, max_size 1333) with PIL's
+// antialiased bilinear on the 8-bit image. Without it the network input comes from the original
+// pixels through one resampling instead of two (labels differ slightly, mostly along edges).
 #pragma once
 #include "../../core.hpp"
 #include "../../io/image.hpp"
 #include "../../ops.hpp"
+#include "../preprocess.hpp"
 #include "config.hpp"
 
 namespace errseg::models {
+
+// detectron2 ResizeShortestEdge.get_output_shape: the short side becomes `short_edge`, unless
+// the long side would then exceed `max_size`, in which case the long side becomes `max_size`;
+// sizes rounded half up. Returns {width, height}.
+inline std::array<int, 2> shortest_edge_size(int width, int height, int short_edge = 800, int max_size = 1333) {
+    ERRSEG_CHECK(width > 0 && height > 0 && short_edge > 0 && max_size > 0, "shortest_edge_size: invalid sizes");
+    const double scale = double(short_edge) / double(std::min(width, height));
+    double h = height < width ? double(short_edge) : scale * height;
+    double w = height < width ? scale * width : double(short_edge);
+    if (std::max(h, w) > double(max_size)) {
+        const double s = double(max_size) / std::max(h, w);
+        h *= s;
+        w *= s;
+    }
+    return {int(w + 0.5), int(h + 0.5)};
+}
+
+// The published evaluation's data-loader resize (spec §2.1): PIL bilinear to shortest_edge_size.
+inline Image upstream_test_resize(const Image& image) {
+    const auto wh = shortest_edge_size(image.width, image.height);
+    if (wh[0] == image.width && wh[1] == image.height) return image;
+    return resize_pil(image, wh[0], wh[1], resample::Filter::Bilinear);
+}
 
 // [1, 3, H, W] RGB 0..255 -> (x − mean) / std per channel (float32, subtraction then division).
 inline Tensor normalize_image(const Tensor& rgb, const ErrSegInputConfig& cfg) {
