@@ -107,6 +107,7 @@ struct ProfilingBackend {
     ERRSEG_PROFILED_OP(linear)
     ERRSEG_PROFILED_OP(matmul)
     ERRSEG_PROFILED_OP(conv2d)
+    ERRSEG_PROFILED_OP(conv2d_depthwise_nhwc)
     ERRSEG_PROFILED_OP(conv_transpose2d)
     ERRSEG_PROFILED_OP(layer_norm)
     ERRSEG_PROFILED_OP(layer_norm2d)

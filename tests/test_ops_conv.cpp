@@ -77,6 +77,37 @@ TEST_CASE("conv2d accepts strided (channels-last) input") {
     }
 }
 
+TEST_CASE("conv2d_depthwise_nhwc matches F.conv2d on the channels-last data") {
+    // The PyTorch depthwise cases with stride 1 and no dilation (gen_conv in gen_ops.py).
+    for (const ConvCase& c : kConvCases) {
+        if (c.p.groups != load(c.name, "x").size(1) || c.p.stride_h != 1 || c.p.stride_w != 1 ||
+            c.p.dilation_h != 1 || c.p.dilation_w != 1)
+            continue;
+        const Tensor x_nhwc = load(c.name, "x").permute({0, 2, 3, 1}).contiguous();
+        const Tensor b = c.bias ? load(c.name, "b") : Tensor();
+        const Tensor y = ops::conv2d_depthwise_nhwc(x_nhwc, load(c.name, "w"), b, c.p.pad_h, c.p.pad_w);
+        optest::check_f32(y.permute({0, 3, 1, 2}).contiguous(), load(c.name, "out"), std::string(c.name) + " nhwc");
+    }
+    // Channel counts around the 64-channel block (full blocks, a tail, tail only) against the
+    // NCHW path, ERR-Seg's 7x7 included.
+    for (int64_t C : {64, 130, 7}) {
+        const Tensor x = optest::random({2, 9, 13, C}, 11), w = optest::random({C, 1, 7, 7}, 12);
+        const Tensor b = optest::random({C}, 13);
+        const Tensor ref = ops::conv2d(x.permute({0, 3, 1, 2}), w, b, conv_params(1, 1, 3, 3, 1, 1, int(C)));
+        const Tensor got = ops::conv2d_depthwise_nhwc(x, w, b, 3, 3).permute({0, 3, 1, 2}).contiguous();
+        REQUIRE(got.shape() == ref.shape());
+        double worst = 0;
+        for (int64_t i = 0; i < ref.numel(); ++i)
+            worst = std::max(worst, double(std::fabs(got.data<float>()[i] - ref.data<float>()[i])));
+        CAPTURE(C);
+        CHECK(worst <= 1e-5);
+    }
+    const Tensor x = optest::random({2, 37, 29, 130}, 14), w = optest::random({130, 1, 7, 7}, 15);
+    optest::check_thread_invariant([&] { return ops::conv2d_depthwise_nhwc(x, w, Tensor(), 3, 3); }, "depthwise nhwc");
+    CHECK_THROWS_WITH_AS(ops::conv2d_depthwise_nhwc(x, Tensor::zeros({129, 1, 7, 7}), Tensor(), 3, 3),
+                         doctest::Contains("[129, 1, 7, 7]"), Error);
+}
+
 TEST_CASE("conv_transpose2d matches F.conv_transpose2d") {
     for (const ConvTCase& c : kConvTCases) {
         const Tensor b = c.bias ? load(c.name, "b") : Tensor();

@@ -1,7 +1,10 @@
 // Tensor views and copies, fp16/bf16 conversion, .npy I/O, atomic writes and the thread pool.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <random>
 #include <cstdlib>
 #include <cmath>
 #include <cstdio>
@@ -100,6 +103,52 @@ TEST_CASE("contiguous and clone copy strided views") {
     const Tensor i64t = i64.transpose(0, 1).contiguous();
     CHECK(i64t.data<int64_t>()[1] == 3);
     CHECK(i64t.data<int64_t>()[5] == 5);
+}
+
+TEST_CASE("clone of random permuted and sliced views matches element-by-element indexing") {
+    // Every copy path (rows, tiled transpose, gather; threaded or not) against the definition.
+    std::mt19937 rng(7);
+    const DType dtypes[] = {DType::F32, DType::F16, DType::I64, DType::U8};
+    for (int trial = 0; trial < 300; ++trial) {
+        const int nd = 1 + int(rng() % 4);
+        Shape shape;
+        for (int i = 0; i < nd; ++i) {
+            const int pick = int(rng() % 4);
+            shape.push_back(pick == 0 ? 1 : pick == 1 ? 1 + int64_t(rng() % 5) : 20 + int64_t(rng() % 60));
+        }
+        const DType dt = dtypes[trial % 4];
+        Tensor base = Tensor::empty(shape, dt);
+        uint8_t* bytes = static_cast<uint8_t*>(const_cast<void*>(base.raw()));
+        for (size_t i = 0; i < size_t(base.numel()) * dtype_size(dt); ++i) bytes[i] = uint8_t(rng());
+        std::vector<int64_t> order(static_cast<size_t>(nd), 0);
+        for (int i = 0; i < nd; ++i) order[size_t(i)] = i;
+        std::shuffle(order.begin(), order.end(), rng);
+        Tensor v = base.permute(order);
+        if (rng() % 2) {  // and a slice along a random dim
+            const int64_t d = int64_t(rng() % uint32_t(nd)), len = v.size(d);
+            const int64_t b = len > 2 ? int64_t(rng() % uint32_t(len / 2)) : 0;
+            v = v.slice(d, b, len);
+        }
+        const Tensor c = v.clone();
+        REQUIRE(c.is_contiguous());
+        REQUIRE(c.shape() == v.shape());
+        const size_t es = dtype_size(dt);
+        const uint8_t* src = static_cast<const uint8_t*>(v.raw());
+        const uint8_t* dst = static_cast<const uint8_t*>(c.raw());
+        std::vector<int64_t> idx(v.shape().size(), 0);
+        int64_t bad = 0;
+        for (int64_t e = 0; e < v.numel(); ++e) {
+            int64_t off = 0;
+            for (size_t i = 0; i < idx.size(); ++i) off += idx[i] * v.strides()[i];
+            bad += std::memcmp(dst + size_t(e) * es, src + size_t(off) * es, es) != 0;
+            for (size_t i = idx.size(); i-- > 0;) {
+                if (++idx[i] < v.size(int64_t(i))) break;
+                idx[i] = 0;
+            }
+        }
+        CAPTURE(shape_str(v.shape()));
+        CHECK(bad == 0);
+    }
 }
 
 TEST_CASE("fp16 conversion: exact round trips and round-to-nearest-even") {

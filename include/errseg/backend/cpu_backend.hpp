@@ -10,7 +10,7 @@
 //   Tensor                        its tensor type (dim / size / shape / reshape / defined)
 //   upload / download             host Tensor in (weights, inputs), float32 host Tensor out
 //   permute, permute_copy, contiguous, slice0, select0, concat, pad2d, index_select
-//   linear, matmul, conv2d, conv_transpose2d, layer_norm, layer_norm2d, group_norm, l2_normalize,
+//   linear, matmul, conv2d, conv2d_depthwise_nhwc, conv_transpose2d, layer_norm, layer_norm2d, group_norm, l2_normalize,
 //                                 normalize_rows
 //   gelu, quick_gelu, relu, relu6, clamp, scale, add, add_, mul, mean, resize_bilinear, avg_pool2d
 //   attention_tokens, multi_head_self_attention
@@ -59,6 +59,10 @@ struct CpuBackend {
     }
     static Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ops::Conv2dParams& p) {
         return ops::conv2d(x, w, b, p);
+    }
+    // Depthwise, stride 1, channels-last: x [N, H, W, C] -> [N, Ho, Wo, C].
+    static Tensor conv2d_depthwise_nhwc(const Tensor& x, const Tensor& w, const Tensor& b, int pad_h, int pad_w) {
+        return ops::conv2d_depthwise_nhwc(x, w, b, pad_h, pad_w);
     }
     static Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
                                    const ops::ConvTranspose2dParams& p) {

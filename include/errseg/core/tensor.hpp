@@ -13,6 +13,7 @@
 #include "dtype.hpp"
 #include "error.hpp"
 #include "storage.hpp"
+#include "strided_copy.hpp"
 
 namespace errseg {
 
@@ -214,32 +215,11 @@ public:
         const size_t es = dtype_size(dtype_);
         const uint8_t* src = storage_->data() + offset_bytes_;
         uint8_t* dst = out.storage_->data();
-        const int64_t n = numel();
         if (is_contiguous()) {
-            std::copy_n(src, size_t(n) * es, dst);
+            std::copy_n(src, size_t(numel()) * es, dst);
             return out;
         }
-        // Walk the index space with an odometer; the innermost dim is copied as a run.
-        const size_t nd = shape_.size();
-        std::vector<int64_t> idx(nd, 0);
-        const int64_t inner = nd ? shape_[nd - 1] : 1;
-        const int64_t inner_stride = nd ? strides_[nd - 1] : 1;
-        for (int64_t done = 0; done < n; done += inner) {
-            int64_t off = 0;
-            for (size_t i = 0; i + 1 < nd; ++i) off += idx[i] * strides_[i];
-            if (es == 4) {
-                const uint32_t* s = reinterpret_cast<const uint32_t*>(src) + off;
-                uint32_t* d = reinterpret_cast<uint32_t*>(dst) + done;
-                for (int64_t j = 0; j < inner; ++j) d[j] = s[j * inner_stride];
-            } else {
-                for (int64_t j = 0; j < inner; ++j)
-                    std::copy_n(src + size_t(off + j * inner_stride) * es, es, dst + size_t(done + j) * es);
-            }
-            for (size_t i = nd - 1; i-- > 0;) {
-                if (++idx[i] < shape_[i]) break;
-                idx[i] = 0;
-            }
-        }
+        detail::copy_strided(src, shape_, strides_, es, dst);
         return out;
     }
     // Converts any floating storage type (F32/F16/BF16) to a contiguous float32 tensor.

@@ -61,6 +61,15 @@ struct CudaBackend {
     static Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const errseg::ops::Conv2dParams& p) {
         return ops::conv2d(x, w, b, p);
     }
+    // Channels-last depthwise conv through the NCHW kernel (two transposing copies; a
+    // channels-last kernel would save them).
+    static Tensor conv2d_depthwise_nhwc(const Tensor& x, const Tensor& w, const Tensor& b, int pad_h, int pad_w) {
+        errseg::ops::Conv2dParams p;
+        p.pad_h = pad_h;
+        p.pad_w = pad_w;
+        p.groups = int(x.size(3));
+        return ops::permute(ops::conv2d(ops::permute(x, {0, 3, 1, 2}), w, b, p), {0, 2, 3, 1});
+    }
     static Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
                                    const errseg::ops::ConvTranspose2dParams& p) {
         return ops::conv_transpose2d(x, w, b, p);

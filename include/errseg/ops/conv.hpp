@@ -45,6 +45,39 @@ inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
     return out;
 }
 
+// Depthwise conv2d (groups == channels), stride 1, on channels-last data: x [N, H, W, C],
+// weight [C, 1, kh, kw] (PyTorch's layout), bias [C] or undefined -> [N, Ho, Wo, C] with
+// Ho = H + 2 pad_h - kh + 1. The same result as conv2d on the NCHW permutation (up to summation
+// order: bias, then the taps row by row), without the two transposing copies around it when the
+// data is token-major anyway (ERR-Seg's spatial fusion).
+inline Tensor conv2d_depthwise_nhwc(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, int pad_h,
+                                    int pad_w) {
+    detail::check_dim(x_in, 4, "conv2d_depthwise_nhwc", "input", "[N, H, W, C]");
+    detail::check_dim(weight_in, 4, "conv2d_depthwise_nhwc", "weight", "[C, 1, kh, kw]");
+    const int64_t N = x_in.size(0), H = x_in.size(1), W = x_in.size(2), C = x_in.size(3);
+    const int64_t kh = weight_in.size(2), kw = weight_in.size(3);
+    ERRSEG_CHECK(weight_in.size(0) == C && weight_in.size(1) == 1, "conv2d_depthwise_nhwc: weight ",
+                 shape_str(weight_in.shape()), " is not [", C, ", 1, kh, kw] for input ", shape_str(x_in.shape()));
+    ERRSEG_CHECK(pad_h >= 0 && pad_w >= 0 && kh > 0 && kw > 0 && H + 2 * pad_h >= kh && W + 2 * pad_w >= kw,
+                 "conv2d_depthwise_nhwc: input ", shape_str(x_in.shape()), " (padded by ", pad_h, ", ", pad_w,
+                 ") is smaller than the kernel ", shape_str(weight_in.shape()));
+    const int64_t Ho = H + 2 * pad_h - kh + 1, Wo = W + 2 * pad_w - kw + 1;
+    Tensor x = detail::f32_contig(x_in, "conv2d_depthwise_nhwc", "input");
+    Tensor w = detail::f32_contig(weight_in, "conv2d_depthwise_nhwc", "weight");
+    Tensor bk;
+    const float* b = detail::optional_vec(bias, C, "conv2d_depthwise_nhwc", "bias", bk);
+    Tensor out = Tensor::empty({N, Ho, Wo, C});
+    if (out.numel() == 0) return out;
+    // Taps channels-last too: taps[(ky * kw + kx) * C + c] = weight[c, 0, ky, kx].
+    std::vector<float> taps(size_t(kh * kw * C));
+    const float* wp = detail::cdata(w);
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t k = 0; k < kh * kw; ++k) taps[size_t(k * C + c)] = wp[c * kh * kw + k];
+    detail::conv2d_depthwise_nhwc(detail::cdata(x), taps.data(), b, out.data<float>(), N, H, W, C, kh, kw, pad_h,
+                                  pad_w, Ho, Wo);
+    return out;
+}
+
 // PyTorch nn.ConvTranspose2d: weight [C, O/groups, kh, kw] -> [N, O, Ho, Wo] with
 // Ho = (H - 1) * stride - 2 * pad + kh + output_pad.
 inline Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias,

@@ -110,7 +110,8 @@ private:
         T k, v;
         if (sr_ratio_ > 1) {
             const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
-            const T xn_map = errseg_detail::tokens_as_map_view<B>(xn, H, W);  // [n, C, H, W]
+            // [n, C, H, W], made dense once for both reduction convs.
+            const T xn_map = B::contiguous(errseg_detail::tokens_as_map_view<B>(xn, H, W));
             const T k_map = B::add(B::conv2d(xn_map, sr_k_.feature_weight, T(), sr), g.k);
             const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
                                              norm_k_.bias, kLayerNormEps);
@@ -132,9 +133,9 @@ private:
         const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
         T u = B::mul(B::relu6(linear(h, fc1_)), linear(h, fc2_));
         u = linear(u, fc3_);
-        u = B::conv2d(errseg_detail::tokens_as_map_view<B>(u, H, W), dwconv_.weight, dwconv_.bias,
-                      errseg_detail::conv_params(1, 3, int(dim_)));
-        B::add_(x, errseg_detail::map_to_tokens<B>(u));
+        const int64_t n = u.size(0);  // the depthwise conv runs on the token layout directly
+        u = B::conv2d_depthwise_nhwc(u.reshape({n, H, W, dim_}), dwconv_.weight, dwconv_.bias, 3, 3);
+        B::add_(x, u.reshape({n, H * W, dim_}));
         return errseg_detail::tokens_to_map<B>(x, H, W);
     }
 

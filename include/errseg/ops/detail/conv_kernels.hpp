@@ -193,6 +193,51 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
     });
 }
 
+// Channels-last depthwise conv, stride 1 (ops::conv2d_depthwise_nhwc): one output pixel at a
+// time, channels in blocks of kDwBlock accumulated in a local array (registers) over all taps.
+constexpr int64_t kDwBlock = 64;
+
+// CB > 0: a full block of CB channels (a compile-time trip count the compiler keeps in
+// registers); CB = 0: `cb` channels.
+template <int64_t CB>
+inline void dw_nhwc_pixel(const float* x, const float* taps, const float* bias, float* o, int64_t C, int64_t W,
+                          int64_t kw, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, int64_t y0, int64_t x0,
+                          int64_t cb, int64_t c0) {
+    float acc[CB > 0 ? CB : kDwBlock];
+    const int64_t n = CB > 0 ? CB : cb;
+    for (int64_t c = 0; c < n; ++c) acc[c] = bias ? bias[c0 + c] : 0.f;
+    for (int64_t ky = ky0; ky < ky1; ++ky)
+        for (int64_t kx = kx0; kx < kx1; ++kx) {
+            const float* in = x + ((y0 + ky) * W + (x0 + kx)) * C + c0;
+            const float* t = taps + (ky * kw + kx) * C + c0;
+            for (int64_t c = 0; c < n; ++c) acc[c] += in[c] * t[c];
+        }
+    for (int64_t c = 0; c < n; ++c) o[c0 + c] = acc[c];
+}
+
+inline void conv2d_depthwise_nhwc(const float* x, const float* taps, const float* bias, float* out, int64_t N,
+                                  int64_t H, int64_t W, int64_t C, int64_t kh, int64_t kw, int64_t ph, int64_t pw,
+                                  int64_t Ho, int64_t Wo) {
+    parallel_for(N * Ho, min_chunk_for(Wo * C * kh * kw * 2), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t n = r / Ho, oy = r % Ho, y0 = oy - ph;
+            const int64_t ky0 = std::max<int64_t>(0, -y0), ky1 = std::min<int64_t>(kh, H - y0);
+            const float* xn = x + n * H * W * C;
+            for (int64_t ox = 0; ox < Wo; ++ox) {
+                const int64_t x0 = ox - pw;
+                const int64_t kx0 = std::max<int64_t>(0, -x0), kx1 = std::min<int64_t>(kw, W - x0);
+                float* o = out + (r * Wo + ox) * C;
+                int64_t c0 = 0;
+                for (; c0 + kDwBlock <= C; c0 += kDwBlock)
+                    dw_nhwc_pixel<kDwBlock>(xn, taps, bias, o, C, W, kw, ky0, ky1, kx0, kx1, y0, x0, kDwBlock, c0);
+                for (; c0 < C; c0 += kDwBlock)  // the tail: one block of up to kDwBlock - 1 channels
+                    dw_nhwc_pixel<0>(xn, taps, bias, o, C, W, kw, ky0, ky1, kx0, kx1, y0, x0,
+                                     std::min(kDwBlock, C - c0), c0);
+            }
+        }
+    });
+}
+
 // Transposed convolution: per (image, group, block of output channels) one GEMM
 // cols[(o, i, j), (h, w)] = W^T x, then col2im scatter-adds the taps into the output.
 inline void conv_transpose2d_gemm(const ConvGeom& g, const float* x, const float* w, const float* bias,
