@@ -36,9 +36,16 @@ TEST_CASE("binary ops broadcast like numpy") {
     optest::check_f32(ops::add(load("add", "b"), load("add", "a")), load("add", "out"), "add swapped");
     optest::check_f32(ops::mul(optest::strided_copy(load("mul", "a")), load("mul", "b")), load("mul", "out"),
                       "mul strided");
+    optest::check_f32(ops::mul(optest::strided_copy(load("mul", "a"), 0, 3), load("mul", "b")), load("mul", "out"),
+                      "mul strided, outer and inner dims swapped");
     Tensor a = load("add", "a").clone();
     ops::add_(a, load("add", "b"));
     optest::check_f32(a, load("add", "out"), "add_ in place");
+    // A full-size transposed operand in place (the ConvNeXt residual pattern).
+    const Tensor orig = load("mul", "a");
+    Tensor base = orig.clone();
+    ops::add_(base, optest::strided_copy(orig, 1, 3));
+    for (int64_t i = 0; i < base.numel(); ++i) REQUIRE(base.data<float>()[i] == 2 * orig.data<float>()[i]);
     Tensor s = ops::add_scalar(load("add", "a"), 2.f);
     CHECK(s.data<float>()[7] == load("add", "a").data<float>()[7] + 2.f);
 }

@@ -79,6 +79,14 @@ void binary_loop(const float* a, Shape sa, const float* b, Shape sb, const Shape
     });
 }
 
+// An operand covering the whole output but laid out transposed (a permuted view, e.g. the
+// NHWC branch added back to an NCHW residual) is first copied dense by the tiled transpose of
+// Tensor::clone: the strided inner loop of binary_loop would touch a cache line per element.
+inline Tensor dense_if_transposed(const Tensor& t, const Shape& oshape) {
+    if (t.is_contiguous() || t.shape() != oshape || t.strides().back() == 1) return t;
+    return t.clone();
+}
+
 // Shared driver of add/sub/mul/div.
 template <class F>
 Tensor binary_op(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
@@ -86,6 +94,8 @@ Tensor binary_op(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
     Tensor a = a_in.dtype() == DType::F32 ? a_in : f32_contig(a_in, op, "a");
     Tensor b = b_in.dtype() == DType::F32 ? b_in : f32_contig(b_in, op, "b");
     const Shape oshape = broadcast_shapes(a.shape(), b.shape(), op);
+    a = dense_if_transposed(a, oshape);
+    b = dense_if_transposed(b, oshape);
     Tensor out = Tensor::empty(oshape);
     if (out.numel() == 0) return out;
     binary_loop(cdata(a), broadcast_strides(a, oshape), cdata(b), broadcast_strides(b, oshape), oshape,
@@ -105,6 +115,7 @@ void binary_op_inplace(Tensor& a, const Tensor& b_in, const char* op, F f) {
     ERRSEG_CHECK(oshape == a.shape(), op, ": cannot broadcast ", shape_str(b.shape()), " into the in-place target ",
                  shape_str(a.shape()));
     if (a.numel() == 0) return;
+    b = dense_if_transposed(b, oshape);
     float* pa = a.data<float>();
     binary_loop(pa, contiguous_strides(oshape), cdata(b), broadcast_strides(b, oshape), oshape, pa, f);
 }
