@@ -64,14 +64,6 @@ def seeds_safetensors():
     put("safetensors", "empty_header.safetensors", struct.pack("<Q", 2) + b"{}")
 
 
-def exif_bytes(orientation, big_endian):
-    """A TIFF structure with one IFD0 entry: Orientation (0x0112, SHORT)."""
-    e = ">" if big_endian else "<"
-    tiff = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8) + struct.pack(e + "H", 1) + \
-        struct.pack(e + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(e + "I", 0)
-    return b"Exif\x00\x00" + tiff
-
-
 def seeds_image():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
@@ -88,8 +80,6 @@ def seeds_image():
         ("rgb.bmp", Image.fromarray(rgb), {}),
         ("rgb.ppm", Image.fromarray(rgb), {}),
         ("gray.pgm", Image.fromarray(rgb[..., 2]), {}),
-        ("exif6.jpg", Image.fromarray(rgb), {"quality": 80, "exif": exif_bytes(6, big_endian=False)}),
-        ("exif8.png", Image.fromarray(rgb), {"exif": exif_bytes(8, big_endian=True)}),
     ]:
         buf = io.BytesIO()
         fmt = {"png": "PNG", "jpg": "JPEG", "bmp": "BMP", "ppm": "PPM", "pgm": "PPM"}[name.rsplit(".", 1)[1]]
@@ -101,6 +91,11 @@ def seeds_image():
     big = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)) + \
         chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
     put("image", "huge_ihdr.png", big)
+    # EXIF orientation blocks (JPEG APP1 little endian, PNG eXIf big endian): the test images.
+    exif_dir = os.path.join(HERE, "..", "tests", "data", "errseg", "upstream_input")
+    for src, name in [("exif_o5.jpg", "exif5.jpg"), ("exif_o6.png", "exif6.png")]:
+        with open(os.path.join(exif_dir, src), "rb") as f:
+            put("image", name, f.read())
 
 
 def seeds_tokenizer():
