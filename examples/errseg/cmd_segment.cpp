@@ -245,18 +245,24 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
         Batch batch = next.get();
         if (b + 1 < num_batches) next = start_loading(b + 1);
         std::vector<size_t> ok;
-        std::vector<Image> inputs;
+        std::vector<Image> inputs;  // the decoded images, moved in and back out (no copies)
         for (size_t i = 0; i < batch.size(); ++i)
             if (batch[i].error.empty()) {
                 ok.push_back(i);
-                inputs.push_back(batch[i].image);
+                inputs.push_back(std::move(batch[i].image));
             }
+        std::vector<models::SegmentResult> results;
+        bool batch_failed = false;
         try {
-            if (!inputs.empty()) {
-                std::vector<models::SegmentResult> results = model.segment_batch(inputs, class_emb, opt);
-                for (size_t j = 0; j < ok.size(); ++j) batch[ok[j]].result = std::move(results[j]);
-            }
+            if (!inputs.empty()) results = model.segment_batch(inputs, class_emb, opt);
         } catch (const std::exception&) {
+            batch_failed = true;
+        }
+        for (size_t j = 0; j < ok.size(); ++j) {
+            batch[ok[j]].image = std::move(inputs[j]);
+            if (!batch_failed) batch[ok[j]].result = std::move(results[j]);
+        }
+        if (batch_failed) {
             // Find out which image it was: one at a time.
             for (size_t i : ok) {
                 try {

@@ -88,7 +88,7 @@ public:
     }
 
     Result segment(const Image& image, const Tensor& class_embeddings, const SegmentOptions& opt) const {
-        return std::move(segment_batch({image}, class_embeddings, opt).front());
+        return std::move(segment_images({&image}, class_embeddings, opt).front());
     }
 
     // Throughput mode: the image encoder runs once on all images stacked into [N, 3, S, S]
@@ -98,6 +98,14 @@ public:
     // those of the whole batch.
     std::vector<Result> segment_batch(const std::vector<Image>& images, const Tensor& class_embeddings,
                                       const SegmentOptions& opt) const {
+        std::vector<const Image*> pointers;
+        for (const Image& image : images) pointers.push_back(&image);
+        return segment_images(pointers, class_embeddings, opt);
+    }
+
+private:
+    std::vector<Result> segment_images(const std::vector<const Image*>& images, const Tensor& class_embeddings,
+                                       const SegmentOptions& opt) const {
         ERRSEG_CHECK(!images.empty(), "ErrSegModel::segment_batch: no images");
         ERRSEG_CHECK(class_embeddings.dim() == 2 && class_embeddings.size(1) == cfg_.embed_dim,
                      "ErrSegModel::segment: class embeddings must be [T, ", cfg_.embed_dim, "], got ",
@@ -109,9 +117,9 @@ public:
 
         std::vector<Tensor> inputs;
         std::vector<std::array<int64_t, 2>> input_sizes;  // {h, w} the network input was made from
-        for (const Image& image : images) {
-            const Image resized = opt.upstream_resize ? upstream_test_resize(image) : Image();
-            const Image& given = opt.upstream_resize ? resized : image;
+        for (const Image* image : images) {
+            const Image resized = opt.upstream_resize ? upstream_test_resize(*image) : Image();
+            const Image& given = opt.upstream_resize ? resized : *image;
             inputs.push_back(preprocess_image(given, cfg_.input));
             input_sizes.push_back({given.height, given.width});
         }
@@ -140,7 +148,7 @@ public:
             post.upstream_crop = opt.upstream_crop;
             post.input_h = input_sizes[size_t(i)][0];
             post.input_w = input_sizes[size_t(i)][1];
-            const Image& image = images[size_t(i)];
+            const Image& image = *images[size_t(i)];
             PostprocessResult out = postprocess(r.logits, r.selected, image.height, image.width,
                                                 ErrSegHeadOn<B>::kUnselectedLogit, post);
             r.labels = std::move(out.labels);
@@ -151,7 +159,6 @@ public:
         return results;
     }
 
-private:
     static double ms_since(std::chrono::steady_clock::time_point t) {
         return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
     }
