@@ -179,6 +179,31 @@ TEST_CASE("image: missing, empty, corrupt and non-image files give clear errors"
     CHECK_THROWS_AS(load_image_from_memory(bad.data(), bad.size()), Error);
 
     CHECK(has(error_of([] { load_image_from_memory(nullptr, 0); }), "image in memory: image data is empty"));
+
+    // JPEGs must reach their end-of-image marker (PIL, the upstream reader, refuses them too;
+    // stb would fill the rest of the scan with gray).
+    const auto jpg = read_bytes(std::string(ERRSEG_TEST_DATA) + "/io/flat.jpg");
+    for (size_t keep : {jpg.size() - 2, jpg.size() * 6 / 10}) {
+        CAPTURE(keep);
+        CHECK(has(error_of([&] { load_image_from_memory(jpg.data(), keep); }),
+                  "corrupt JPEG image (truncated: the file ends before its end-of-image marker)"));
+    }
+
+    // BMP pixel rows must all be in the file. 4x3 at 24 bits: rows of 12 bytes after 54 bytes.
+    std::vector<uint8_t> bmp = {'B', 'M', 90, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0, 4, 0, 0, 0,
+                                3, 0, 0, 0, 1, 0, 24, 0, 0, 0, 0, 0, 36, 0, 0, 0};
+    bmp.resize(54, 0);
+    for (int i = 0; i < 36; ++i) bmp.push_back(uint8_t(i * 7));
+    const Image full = load_image_from_memory(bmp.data(), bmp.size());
+    CHECK(full.width == 4);
+    CHECK(full.height == 3);
+    CHECK(has(error_of([&] { load_image_from_memory(bmp.data(), 80); }),
+              "truncated BMP image (4x3 at 24 bits per pixel needs 90 bytes, the file has 80)"));
+    // fuzz_image's timeout: 36 bytes declaring 1815 x 23813 at 1 bit per pixel.
+    const auto tiny = read_bytes(std::string(ERRSEG_SOURCE_DIR) +
+                                 "/fuzz/regressions/image/bmp_1bpp_43mpix_in_36_bytes_timeout.bmp");
+    CHECK(has(error_of([&] { load_image_from_memory(tiny.data(), tiny.size()); }),
+              "truncated BMP image (1815x23813 at 1 bits per pixel needs"));
 }
 
 TEST_CASE("image: malformed JPEG Huffman tables and unsupported formats are refused") {

@@ -300,6 +300,13 @@ def build_cases(bin_path, models, work):
              seg(tiny, image=os.path.join(REPO, "fuzz", "regressions", "image",
                                           "jpeg_scan_undefined_quantization_table.jpg")),
              "corrupt JPEG image (scan uses an undefined quantization table)"))
+    flat_jpg = open(os.path.join(REPO, "tests", "data", "io", "flat.jpg"), "rb").read()
+    add(case("image_jpeg_truncated", seg(tiny, image=raw("cut.jpg", flat_jpg[: len(flat_jpg) * 6 // 10])),
+             "corrupt JPEG image (truncated: the file ends before its end-of-image marker)"))
+    # 36 bytes declaring 1815 x 23813 at 1 bit per pixel: stb decoded 43 M black pixels for seconds.
+    add(case("image_bmp_truncated",
+             seg(tiny, image=os.path.join(REPO, "fuzz", "regressions", "image", "bmp_1bpp_43mpix_in_36_bytes_timeout.bmp")),
+             "truncated BMP image (1815x23813 at 1 bits per pixel needs"))
     add(case("image_gif", seg(tiny, image=raw("anim.gif", b"GIF89a" + b"\x00" * 32)), "GIF images are not supported"))
     add(case("image_not_an_image", seg(tiny, image=raw("text.png", b"hello, I am text")), "not a readable image"))
     add(case("image_is_directory", seg(tiny, image=files), "cannot read image file"))

@@ -82,7 +82,9 @@ inline const char* sniff_image_format(const uint8_t* d, size_t n) {
 // the JPEG standard requires, and every scan (SOS) decodes only with Huffman and quantization
 // tables defined before it (stb uses an undefined table's uninitialised memory: out-of-bounds
 // indexing for Huffman tables, pixels made of heap garbage for quantization tables; all found
-// by fuzz_image). Returns nullptr when fine, else what is wrong.
+// by fuzz_image). The file must also reach its end-of-image marker: stb decodes a truncated
+// scan as if zeros followed (silently gray or smeared pixels), PIL (the upstream reader) refuses
+// it ("image file is truncated"), and so do we. Returns nullptr when fine, else what is wrong.
 // Bytes read past the end count as 0, as in stb.
 inline const char* jpeg_table_problem(const uint8_t* d, size_t n) {
     auto byte = [&](size_t i) -> unsigned { return i < n ? d[i] : 0u; };
@@ -152,7 +154,45 @@ inline const char* jpeg_table_problem(const uint8_t* d, size_t n) {
         }
         i += 2 + (len < 2 ? 2 : len);
     }
-    return nullptr;
+    return "truncated: the file ends before its end-of-image marker";
+}
+
+inline uint32_t read_le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+inline uint32_t read_le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
+
+// BMP: stb 2.27 reads pixel rows without checking the file length (reads past the end give 0),
+// so a 36-byte file declaring 1815 x 23813 at 1 bit per pixel decoded to 43 M black pixels after
+// seconds of work (found by fuzz_image as a timeout). The uncompressed BMPs stb reads (BI_RGB,
+// BI_BITFIELDS) must hold every row, 4-byte aligned, after the pixel offset. Headers stb cannot
+// parse are left to it.
+inline void check_bmp(const uint8_t* d, size_t n, const std::string& what) {
+    if (n < 26) return;
+    const uint32_t header = read_le32(d + 14);
+    int64_t w = 0, h = 0;
+    uint32_t bpp = 0;
+    int32_t compression = 0;  // as stb reads it: a signed int
+    if (header == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
+        w = read_le16(d + 18);
+        h = read_le16(d + 20);
+        bpp = read_le16(d + 24);
+    } else if (header >= 40 && n >= 34) {
+        w = int32_t(read_le32(d + 18));
+        h = int32_t(read_le32(d + 22));
+        bpp = read_le16(d + 28);
+        compression = int32_t(read_le32(d + 30));
+    } else {
+        return;
+    }
+    // stb refuses RLE (1, 2) and compression >= 4 itself; anything else (even negative) it decodes
+    // as uncompressed rows.
+    if (compression == 1 || compression == 2 || compression >= 4 || w <= 0 || h == 0 || bpp == 0 || bpp > 32)
+        return;
+    const uint64_t row = (uint64_t(bpp) * uint64_t(w) + 31) / 32 * 4;
+    const uint64_t start = std::max<uint64_t>(read_le32(d + 10), 14 + uint64_t(header));
+    const uint64_t need = start + row * uint64_t(h < 0 ? -h : h);
+    if (need > n)
+        fail(what, ": truncated BMP image (", w, "x", h < 0 ? -h : h, " at ", bpp, " bits per pixel needs ", need,
+             " bytes, the file has ", n, ")");
 }
 
 // Binary PNM (P5/P6) header check, with stb's grammar (whitespace and '#' comments between
@@ -244,6 +284,7 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
         fail(what, ": not a readable image (unknown format; supported: PNG, JPEG, BMP, PNM)");
     }
     check_image_dims(w, h, what, max_pixels);  // before decoding allocates anything
+    if (format == "BMP") check_bmp(data, n, what);
 
     int w2 = 0, h2 = 0, comp2 = 0;
     std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, int(n), &w2, &h2, &comp2, 3),
