@@ -6,7 +6,6 @@
 // before the timed runs) and prints the time per op kind and per (op, input shapes).
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include <errseg/errseg.hpp>
@@ -18,24 +17,17 @@
 using namespace errseg;
 
 int main(int argc, char** argv) {
-    std::string model_path, image_path, classes = "ade150";
-    int runs = 2, threads = 2;
-    size_t top = 40;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a.rfind("--classes=", 0) == 0) classes = a.substr(10);
-        else if (a.rfind("--runs=", 0) == 0) runs = std::max(1, std::atoi(a.c_str() + 7));
-        else if (a.rfind("--threads=", 0) == 0) threads = std::max(1, std::atoi(a.c_str() + 10));
-        else if (a.rfind("--top=", 0) == 0) top = size_t(std::max(1, std::atoi(a.c_str() + 6)));
-        else if (model_path.empty()) model_path = a;
-        else image_path = a;
-    }
-    if (model_path.empty()) {
+    using errseg_bench::take_flag;
+    const std::string classes = take_flag(argc, argv, "classes", "ade150");
+    const int runs = std::max(1, std::atoi(take_flag(argc, argv, "runs", "2").c_str()));
+    const size_t top = size_t(std::max(1, std::atoi(take_flag(argc, argv, "top", "40").c_str())));
+    const int threads = errseg_bench::setup_threads(argc, argv);
+    if (argc < 2 || argc > 3) {
         std::fprintf(stderr, "usage: profile_errseg MODEL.safetensors [IMAGE] [--classes=ade150] [--runs=2] [--threads=2] [--top=40]\n");
         return 2;
     }
+    const std::string model_path = argv[1], image_path = argc > 2 ? argv[2] : "";
     try {
-        set_num_threads(threads);
         using Backend = bench::ProfilingBackend<CpuBackend>;
         const auto model = models::ErrSegModelOn<Backend>::load(model_path);
         const std::string file = std::string(ERRSEG_SOURCE_DIR "/data/classes/") + classes + ".json";

@@ -234,7 +234,7 @@ TEST_CASE("ERR-Seg model: segment_batch equals segment per image") {
         CHECK(max_abs == 0);
         CHECK(agree == 1.0);
     }
-    CHECK_THROWS_WITH(m.segment_batch({}, text, opt), doctest::Contains("no images"));
+    CHECK_THROWS_WITH(m.segment_batch(std::vector<Image>{}, text, opt), doctest::Contains("no images"));
 }
 
 TEST_CASE("ERR-Seg model: upstream_resize feeds the network the 800/1333 PIL-bilinear image") {

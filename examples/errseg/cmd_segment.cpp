@@ -244,31 +244,28 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
     for (size_t b = 0; b < num_batches; ++b) {
         Batch batch = next.get();
         if (b + 1 < num_batches) next = start_loading(b + 1);
-        std::vector<size_t> ok;
-        std::vector<Image> inputs;  // the decoded images, moved in and back out (no copies)
-        for (size_t i = 0; i < batch.size(); ++i)
-            if (batch[i].error.empty()) {
-                ok.push_back(i);
-                inputs.push_back(std::move(batch[i].image));
+        std::vector<ImageSlot*> ok;  // decoded, to be segmented
+        std::vector<const Image*> inputs;
+        for (ImageSlot& slot : batch)
+            if (slot.error.empty()) {
+                ok.push_back(&slot);
+                inputs.push_back(&slot.image);
             }
-        std::vector<models::SegmentResult> results;
-        bool batch_failed = false;
         try {
-            if (!inputs.empty()) results = model.segment_batch(inputs, class_emb, opt);
-        } catch (const std::exception&) {
-            batch_failed = true;
-        }
-        for (size_t j = 0; j < ok.size(); ++j) {
-            batch[ok[j]].image = std::move(inputs[j]);
-            if (!batch_failed) batch[ok[j]].result = std::move(results[j]);
-        }
-        if (batch_failed) {
-            // Find out which image it was: one at a time.
-            for (size_t i : ok) {
-                try {
-                    batch[i].result = model.segment(batch[i].image, class_emb, opt);
-                } catch (const std::exception& e1) {
-                    batch[i].error = error_text(e1);
+            if (!inputs.empty()) {
+                std::vector<models::SegmentResult> results = model.segment_batch(inputs, class_emb, opt);
+                for (size_t j = 0; j < ok.size(); ++j) ok[j]->result = std::move(results[j]);
+            }
+        } catch (const std::exception& e) {
+            if (ok.size() == 1) {
+                ok[0]->error = error_text(e);
+            } else {  // find out which image it was: one at a time
+                for (ImageSlot* slot : ok) {
+                    try {
+                        slot->result = model.segment(slot->image, class_emb, opt);
+                    } catch (const std::exception& e1) {
+                        slot->error = error_text(e1);
+                    }
                 }
             }
         }

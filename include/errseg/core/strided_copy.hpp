@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "error.hpp"
 #include "parallel.hpp"
 
 namespace errseg::detail {
@@ -131,20 +132,7 @@ inline void copy_strided(const uint8_t* src, const std::vector<int64_t>& shape, 
         case 2: return copy_strided_as(reinterpret_cast<const uint16_t*>(src), m, reinterpret_cast<uint16_t*>(dst));
         case 4: return copy_strided_as(reinterpret_cast<const uint32_t*>(src), m, reinterpret_cast<uint32_t*>(dst));
         case 8: return copy_strided_as(reinterpret_cast<const uint64_t*>(src), m, reinterpret_cast<uint64_t*>(dst));
-        default: break;
-    }
-    // Other element sizes: byte runs of `es` (no such dtype today).
-    int64_t n = 1;
-    for (int64_t s : shape) n *= s;
-    std::vector<int64_t> idx(shape.size(), 0);
-    for (int64_t e = 0; e < n; ++e) {
-        int64_t off = 0;
-        for (size_t i = 0; i < shape.size(); ++i) off += idx[i] * strides[i];
-        std::memcpy(dst + size_t(e) * es, src + size_t(off) * es, es);
-        for (size_t i = shape.size(); i-- > 0;) {
-            if (++idx[i] < shape[i]) break;
-            idx[i] = 0;
-        }
+        default: fail("copy_strided: unsupported element size ", es, " bytes");
     }
 }
 

@@ -16,16 +16,15 @@
 #include <utility>
 #include <vector>
 
-namespace errseg {
+#include "byte_order.hpp"
 
+namespace errseg {
 
 namespace exif_detail {
 
-inline uint32_t get_u16(const uint8_t* p, bool big) { return big ? (p[0] << 8 | p[1]) : (p[1] << 8 | p[0]); }
-inline uint32_t get_u32(const uint8_t* p, bool big) {
-    return big ? (uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3])
-               : (uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0]);
-}
+// TIFF data is in the byte order its header names.
+inline uint32_t get_u16(const uint8_t* p, bool big) { return big ? bytes::be16(p) : bytes::le16(p); }
+inline uint32_t get_u32(const uint8_t* p, bool big) { return big ? bytes::be32(p) : bytes::le32(p); }
 
 // Orientation from a TIFF structure of n bytes; 1 when absent or invalid.
 inline int tiff_orientation(const uint8_t* t, size_t n) {
@@ -64,7 +63,7 @@ inline int jpeg_orientation(const uint8_t* d, size_t n) {
             i += 2;
             continue;
         }
-        const size_t len = size_t(d[i + 2]) << 8 | d[i + 3];
+        const size_t len = bytes::be16(d + i + 2);
         if (len < 2 || i + 2 + len > n) return 1;
         const uint8_t* body = d + i + 4;
         const size_t body_len = len - 2;
@@ -78,7 +77,7 @@ inline int jpeg_orientation(const uint8_t* d, size_t n) {
 inline int png_orientation(const uint8_t* d, size_t n) {
     size_t i = 8;  // after the signature
     while (i + 12 <= n) {
-        const uint32_t len = get_u32(d + i, /*big=*/true);
+        const uint32_t len = bytes::be32(d + i);
         if (len > n - i - 12) return 1;
         const uint8_t* type = d + i + 4;
         if (std::memcmp(type, "eXIf", 4) == 0) return tiff_orientation(d + i + 8, len);

@@ -20,6 +20,7 @@
 #include "../core/storage.hpp"
 #include "../core/tensor.hpp"
 #include "atomic_file.hpp"
+#include "byte_order.hpp"
 #include "checksum.hpp"
 #include "exif.hpp"
 
@@ -157,9 +158,6 @@ inline const char* jpeg_table_problem(const uint8_t* d, size_t n) {
     return "truncated: the file ends before its end-of-image marker";
 }
 
-inline uint32_t read_le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
-inline uint32_t read_le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
-
 // BMP: stb 2.27 reads pixel rows without checking the file length (reads past the end give 0),
 // so a 36-byte file declaring 1815 x 23813 at 1 bit per pixel decoded to 43 M black pixels after
 // seconds of work (found by fuzz_image as a timeout). The uncompressed BMPs stb reads (BI_RGB,
@@ -167,19 +165,19 @@ inline uint32_t read_le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p
 // parse are left to it.
 inline void check_bmp(const uint8_t* d, size_t n, const std::string& what) {
     if (n < 26) return;
-    const uint32_t header = read_le32(d + 14);
+    const uint32_t header = bytes::le32(d + 14);
     int64_t w = 0, h = 0;
     uint32_t bpp = 0;
     int32_t compression = 0;  // as stb reads it: a signed int
     if (header == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
-        w = read_le16(d + 18);
-        h = read_le16(d + 20);
-        bpp = read_le16(d + 24);
+        w = bytes::le16(d + 18);
+        h = bytes::le16(d + 20);
+        bpp = bytes::le16(d + 24);
     } else if (header >= 40 && n >= 34) {
-        w = int32_t(read_le32(d + 18));
-        h = int32_t(read_le32(d + 22));
-        bpp = read_le16(d + 28);
-        compression = int32_t(read_le32(d + 30));
+        w = int32_t(bytes::le32(d + 18));
+        h = int32_t(bytes::le32(d + 22));
+        bpp = bytes::le16(d + 28);
+        compression = int32_t(bytes::le32(d + 30));
     } else {
         return;
     }
@@ -188,7 +186,7 @@ inline void check_bmp(const uint8_t* d, size_t n, const std::string& what) {
     if (compression == 1 || compression == 2 || compression >= 4 || w <= 0 || h == 0 || bpp == 0 || bpp > 32)
         return;
     const uint64_t row = (uint64_t(bpp) * uint64_t(w) + 31) / 32 * 4;
-    const uint64_t start = std::max<uint64_t>(read_le32(d + 10), 14 + uint64_t(header));
+    const uint64_t start = std::max<uint64_t>(bytes::le32(d + 10), 14 + uint64_t(header));
     const uint64_t need = start + row * uint64_t(h < 0 ? -h : h);
     if (need > n)
         fail(what, ": truncated BMP image (", w, "x", h < 0 ? -h : h, " at ", bpp, " bits per pixel needs ", need,
@@ -233,9 +231,6 @@ inline void check_pnm(const uint8_t* d, size_t n, const std::string& what, int64
         fail(what, ": truncated PNM image (", w, "x", h, " needs ", need, " bytes of pixels, the file has ", have, ")");
 }
 
-inline uint32_t read_be32(const uint8_t* p) {
-    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
-}
 
 // Bytes of a file shown in a message: printable ASCII as is, anything else as '?'.
 inline std::string printable(const std::string& bytes) {
@@ -251,7 +246,7 @@ inline std::string printable(const std::string& bytes) {
 inline void check_png_chunks(const uint8_t* d, size_t n, const std::string& what) {
     size_t i = 8;  // after the signature
     while (i + 8 <= n) {
-        const uint64_t len = read_be32(d + i);
+        const uint64_t len = bytes::be32(d + i);
         const std::string type(reinterpret_cast<const char*>(d + i + 4), 4);
         const uint64_t remain = uint64_t(n - i - 8);
         if (len + 4 > remain)  // data + CRC
@@ -270,7 +265,7 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
     // PNG: read the IHDR dimensions ourselves, so absurd sizes get a precise message (stb
     // refuses them too, but its reason is lost behind "unknown image type").
     if (format == "PNG" && n >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0)
-        check_image_dims(read_be32(data + 16), read_be32(data + 20), what, max_pixels);
+        check_image_dims(bytes::be32(data + 16), bytes::be32(data + 20), what, max_pixels);
     if (format == "PNG") check_png_chunks(data, n, what);
     if (format == "JPEG")
         if (const char* problem = jpeg_table_problem(data, n)) fail(what, ": corrupt JPEG image (", problem, ")");

@@ -31,7 +31,7 @@ inline LabelMap load_label_png(const std::string& path) {
     const std::string what = "label map '" + path + "'";
     ERRSEG_CHECK(n >= 24 && std::string(detail::sniff_image_format(data, n)) == "PNG", what, ": not a PNG file");
     ERRSEG_CHECK(std::memcmp(data + 12, "IHDR", 4) == 0, what, ": corrupt PNG (no IHDR)");
-    detail::check_image_dims(detail::read_be32(data + 16), detail::read_be32(data + 20), what);
+    detail::check_image_dims(bytes::be32(data + 16), bytes::be32(data + 20), what);
     int w = 0, h = 0, comp = 0;
     ERRSEG_CHECK(stbi_info_from_memory(data, int(n), &w, &h, &comp), what, ": corrupt PNG");
     ERRSEG_CHECK(comp == 1, what, ": has ", comp, " channels; a label map has one (class index per pixel)");

@@ -20,15 +20,16 @@
 #include "../core/error.hpp"
 #include "../core/storage.hpp"
 #include "../core/tensor.hpp"
+#include "byte_order.hpp"
 #include "checksum.hpp"
 #include "stb.hpp"
 
 namespace errseg {
 namespace detail_npz {
 
-inline uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
-inline uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
-inline uint64_t le64(const uint8_t* p) { return uint64_t(le32(p)) | uint64_t(le32(p + 4)) << 32; }
+using bytes::le16;
+using bytes::le32;
+using bytes::le64;
 
 [[noreturn]] inline void bad_zip(const std::string& path, const std::string& msg) {
     fail("invalid .npz file '", path, "': ", msg);

@@ -93,11 +93,6 @@ inline std::vector<Taps<T>> antialias_taps(int64_t in_size, int64_t out_size, Fi
     return taps;
 }
 
-template <class T>
-inline std::vector<Taps<T>> antialias_bicubic_taps(int64_t in_size, int64_t out_size) {
-    return antialias_taps<T>(in_size, out_size, Filter::Bicubic);
-}
-
 // torch F.interpolate(x, (out_h, out_w), mode="bicubic", antialias=True, align_corners=False)
 // for float32 NCHW: width pass first, then height (each skipped when that size is unchanged),
 // arithmetic in float as torch does for float tensors.
@@ -109,7 +104,7 @@ inline Tensor resize_bicubic_antialias(const Tensor& x, int64_t out_h, int64_t o
     const int64_t planes = x.size(0) * x.size(1);
     if (out_w != cur.size(3)) {  // horizontal pass
         const int64_t h = cur.size(2), w = cur.size(3);
-        const auto taps = antialias_bicubic_taps<float>(w, out_w);
+        const auto taps = antialias_taps<float>(w, out_w, Filter::Bicubic);
         Tensor next = Tensor::empty({x.size(0), x.size(1), h, out_w});
         const float* src = cur.data<float>();
         float* dst = next.data<float>();
@@ -124,7 +119,7 @@ inline Tensor resize_bicubic_antialias(const Tensor& x, int64_t out_h, int64_t o
     }
     if (out_h != cur.size(2)) {  // vertical pass
         const int64_t h = cur.size(2), w = cur.size(3);
-        const auto taps = antialias_bicubic_taps<float>(h, out_h);
+        const auto taps = antialias_taps<float>(h, out_h, Filter::Bicubic);
         Tensor next = Tensor::empty({x.size(0), x.size(1), out_h, w});
         const float* src = cur.data<float>();
         float* dst = next.data<float>();

@@ -88,7 +88,7 @@ public:
     }
 
     Result segment(const Image& image, const Tensor& class_embeddings, const SegmentOptions& opt) const {
-        return std::move(segment_images({&image}, class_embeddings, opt).front());
+        return std::move(segment_batch(std::vector<const Image*>{&image}, class_embeddings, opt).front());
     }
 
     // Throughput mode: the image encoder runs once on all images stacked into [N, 3, S, S]
@@ -100,12 +100,11 @@ public:
                                       const SegmentOptions& opt) const {
         std::vector<const Image*> pointers;
         for (const Image& image : images) pointers.push_back(&image);
-        return segment_images(pointers, class_embeddings, opt);
+        return segment_batch(pointers, class_embeddings, opt);
     }
-
-private:
-    std::vector<Result> segment_images(const std::vector<const Image*>& images, const Tensor& class_embeddings,
-                                       const SegmentOptions& opt) const {
+    // The same for images the caller keeps elsewhere (no copies).
+    std::vector<Result> segment_batch(const std::vector<const Image*>& images, const Tensor& class_embeddings,
+                                      const SegmentOptions& opt) const {
         ERRSEG_CHECK(!images.empty(), "ErrSegModel::segment_batch: no images");
         ERRSEG_CHECK(class_embeddings.dim() == 2 && class_embeddings.size(1) == cfg_.embed_dim,
                      "ErrSegModel::segment: class embeddings must be [T, ", cfg_.embed_dim, "], got ",
@@ -159,6 +158,7 @@ private:
         return results;
     }
 
+private:
     static double ms_since(std::chrono::steady_clock::time_point t) {
         return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
     }
