@@ -20,6 +20,8 @@
 #include "errseg/io/json.hpp"
 #include "errseg/io/npy.hpp"
 #include "errseg/render/overlay.hpp"
+#include "errseg/models/errseg/class_embeddings_file.hpp"
+#include "errseg/named_vocabulary.hpp"
 #include "errseg/vocabulary.hpp"
 #ifdef ERRSEG_WITH_CUDA
 #include "errseg/cuda/cuda_backend.hpp"
@@ -109,6 +111,9 @@ uint64_t physical_memory_mb() {
 // Everything after the options: the same for every backend.
 struct SegmentJob {
     std::vector<std::string> names;
+    Vocabulary vocabulary;      // names plus the vocabulary's name and default K
+    std::string top_k_source;   // "option", "vocabulary" or "model" (named_vocabulary.hpp)
+    std::string model_identity; // text-tower fingerprint, checked against --class-embeddings
     std::string out_dir;
     int top_k = -1;
     models::CrmTieRule tie_rule = models::CrmTieRule::TorchCpu;
@@ -163,7 +168,11 @@ std::string write_outputs(const SegmentJob& job, const ImageSlot& slot) {
             write_npy(stem + "_logits.npy", result.logits);
             written.push_back(stem + "_logits.npy");
         }
-        std::string js = summary_json(slot.path, slot.image, names, result, ms).dump(2) + "\n";
+        json::Value summary = summary_json(slot.path, slot.image, names, result, ms);
+        summary.set("vocabulary", job.vocabulary.name);
+        summary.set("top_k", int64_t(result.selected.size()));  // the K CRM used: min(K, T)
+        summary.set("top_k_source", job.top_k_source);
+        std::string js = summary.dump(2) + "\n";
         write_file_atomic(stem + ".json", js.data(), js.size());
     } catch (...) {
         for (const std::string& f : written) std::remove(f.c_str());
@@ -185,9 +194,8 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
                  "a vocabulary of " + std::to_string(names.size()) + " classes");
     Tensor class_emb;
     if (!job.class_embeddings_path.empty()) {
-        class_emb = read_npy(job.class_embeddings_path).to_f32();
-        ERRSEG_CHECK(class_emb.dim() == 2 && class_emb.size(0) == int64_t(names.size()),
-                     "class embeddings file has shape ", shape_str(class_emb.shape()), ", expected [", names.size(), ", E] for this vocabulary");
+        class_emb = models::load_class_embeddings_for(job.class_embeddings_path, job.vocabulary, job.model_identity,
+                                                      model.config().embed_dim);
     } else {
         class_emb = model.encode_classes(names);
     }
@@ -320,13 +328,13 @@ int cmd_segment(int argc, char** argv) {
               "--model M.safetensors --classes VOCAB [options] IMAGE... -o OUTDIR");
     args.option("model", "converted ERR-Seg model file (.safetensors)")
         .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
-        .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (.npy, T x E)")
+        .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (refused when made for other classes or by another model)")
         .option("out-dir", "output directory (also -o)")
         .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
         .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("batch", "images per image-encoder pass (throughput mode; decoding, compute and writing overlap at any size)", "1")
-        .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
+        .option("top-k", "classes CRM keeps per image (default: the published K of a built-in vocabulary: ade150 32, ade847 48, pc59 24, pc459 48, voc20 16; otherwise the model's K; capped at the vocabulary size)")
         .option("max-classes", "refuse larger vocabularies", "4096")
         .option("max-pixels", "refuse larger images (checked from the file header, before decoding)",
                 std::to_string(kMaxImagePixels))
@@ -352,13 +360,19 @@ int cmd_segment(int argc, char** argv) {
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
     job.max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
     job.max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
-    job.names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
+    job.vocabulary = load_vocabulary(args.get("classes"), builtin_vocabulary, limits);
+    job.names = job.vocabulary.classes;
     job.batch = size_t(args.get_int("batch", 1, 256));
-    job.top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;
+    const TopKChoice k = choose_top_k(job.vocabulary, args.has("top-k") ? args.get_int("top-k", 1, 1000000) : 0);
+    job.top_k = k.requested > 0 ? int(k.requested) : -1;
+    job.top_k_source = k.source;
     const std::string ties = args.get("crm-ties");
     ERRSEG_CHECK(ties == "torch-cpu" || ties == "lower-index", "--crm-ties must be torch-cpu or lower-index, got '", ties, "'");
     job.tie_rule = ties == "torch-cpu" ? models::CrmTieRule::TorchCpu : models::CrmTieRule::LowerIndex;
-    if (args.has("class-embeddings")) job.class_embeddings_path = args.get("class-embeddings");
+    if (args.has("class-embeddings")) {
+        job.class_embeddings_path = args.get("class-embeddings");
+        job.model_identity = models::text_tower_identity(Weights::open(args.get("model")));
+    }
     job.save_logits = args.flag_set("save-logits");
     job.upstream_resize = args.flag_set("upstream-resize");
     job.exif = args.flag_set("ignore-exif") ? ExifOrientation::Ignore : ExifOrientation::Apply;

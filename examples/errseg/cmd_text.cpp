@@ -1,4 +1,5 @@
 // errseg tokenize / embed-text: the CLIP text side from the command line.
+#include <filesystem>
 #include <iostream>
 
 #include "cli_args.hpp"
@@ -7,9 +8,13 @@
 #include "errseg/io/npy.hpp"
 #include "errseg/io/weights.hpp"
 #include "errseg/models/clip.hpp"
+#include "errseg/models/errseg/class_embeddings_file.hpp"
+#include "errseg/named_vocabulary.hpp"
 #include "errseg/ops.hpp"
 #include "errseg/text/tokenizer.hpp"
 #include "errseg/vocabulary.hpp"
+
+namespace fs = std::filesystem;
 
 namespace errseg::cli {
 
@@ -40,11 +45,14 @@ int cmd_embed_text(int argc, char** argv) {
     Args args("embed-text", "CLIP text embeddings, one row per TEXT, written as a float32 .npy (rows x E).\n"
               "By default the raw text_projection output; --normalize L2-normalises the rows.\n"
               "With --classes on an ERR-Seg model, writes the vocabulary's class embeddings exactly as\n"
-              "'errseg segment' computes them (prompt template, first synonym, normalised); pass the\n"
-              "file to 'errseg segment --class-embeddings' to skip the text tower on later runs.",
-              "--model M.safetensors --out X.npy [--normalize] (TEXT... | --classes VOCAB)");
+              "'errseg segment' computes them (prompt template, first synonym, normalised) into a\n"
+              "safetensors file that also records the vocabulary (name, classes, default K) and the\n"
+              "model's text-tower fingerprint; pass it to 'errseg segment --class-embeddings' to skip\n"
+              "the text tower on later runs (it is refused for another vocabulary or model).",
+              "--model M.safetensors --out X.npy [--normalize] TEXT...\n"
+              "       errseg embed-text --model M.safetensors --classes VOCAB --out X.safetensors");
     args.option("model", "converted CLIP or ERR-Seg model file")
-        .option("out", "output .npy file")
+        .option("out", "output file: .npy for TEXT..., a .safetensors class-embeddings file with --classes")
         .option("classes", "vocabulary to encode as ERR-Seg class embeddings (ERR-Seg models)")
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .flag("normalize", "L2-normalise each embedding");
@@ -54,9 +62,24 @@ int cmd_embed_text(int argc, char** argv) {
     Tensor emb;
     if (args.has("classes")) {
         ERRSEG_CHECK(args.positionals().empty(), "give either TEXT... or --classes, not both");
-        auto names = resolve_vocabulary(args.get("classes"), builtin_vocabulary);
-        auto model = models::ErrSegModel::load(args.get("model"));
-        emb = model.encode_classes(names);
+        ERRSEG_CHECK(fs::path(out).extension() != ".npy", "--out '", out, "': with --classes the embeddings ",
+                     "are written as a safetensors file that records their vocabulary and model (a .npy cannot); ",
+                     "name it e.g. ", fs::path(out).stem().string(), ".safetensors");
+        ERRSEG_CHECK(!args.flag_set("normalize"), "--normalize does not apply to --classes (class embeddings are always normalised)");
+        const Vocabulary vocab = load_vocabulary(args.get("classes"), builtin_vocabulary);
+        const Weights weights = Weights::open(args.get("model"));
+        const auto model = models::ErrSegModel::from_weights(weights);
+        models::ClassEmbeddings c;
+        c.embeddings = model.encode_classes(vocab.classes);
+        c.vocabulary = vocab.name;
+        c.top_k = vocab.top_k;
+        c.classes = vocab.classes;
+        c.model_identity = models::text_tower_identity(weights);
+        c.model_file = fs::path(args.get("model")).filename().string();
+        models::write_class_embeddings(out, c);
+        std::cout << "wrote " << out << " " << shape_str(c.embeddings.shape()) << " (vocabulary " << vocab.name
+                  << ", model " << c.model_identity << ")\n";
+        return 0;
     } else {
         ERRSEG_CHECK(!args.positionals().empty(), "no text given (see errseg embed-text --help)");
         auto clip = models::Clip::load(args.get("model"));

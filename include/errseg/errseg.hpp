@@ -26,4 +26,9 @@
 #include "models/vit.hpp"
 
 #include "models/errseg/config.hpp"
+#include "models/errseg/class_embeddings_file.hpp"
 #include "models/errseg/errseg_model.hpp"
+
+#include "eval/confusion.hpp"
+#include "eval/protocol.hpp"
+#include "named_vocabulary.hpp"

@@ -31,7 +31,9 @@ j = json.load(open(f"{d}/sample_400x300.json"))
 assert j["width"] == 400 and j["height"] == 300 and j["num_classes"] == 150, j
 assert abs(sum(c["pixel_fraction"] for c in j["classes_present"]) - 1) < 1e-9
 sel = [c["index"] for c in j["selected_classes"]]
-assert len(sel) == 8 and sel == sorted(sel), sel
+# ade150 keeps the published K = 32 (eval.sh), not the tiny model's 8, and says so.
+assert len(sel) == 32 and sel == sorted(sel), sel
+assert j["vocabulary"] == "ade150" and j["top_k"] == 32 and j["top_k_source"] == "vocabulary", j
 assert {c["index"] for c in j["classes_present"]} <= set(sel), "a present class was not selected"
 png = open(f"{d}/sample_400x300_labels.png", "rb").read()
 assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -101,11 +103,41 @@ python3 -c "
 import struct; p=open('$WORK/many/sample_400x300_labels.png','rb').read()
 assert struct.unpack('>B', p[24:25])[0] == 16, 'expected a 16-bit label PNG'"
 
-# Class embeddings cached by embed-text give the same labels.
-"$BIN" embed-text --model "$MODEL" --classes voc20 --out "$WORK/voc20.npy" >/dev/null
+# K per vocabulary: each built-in benchmark vocabulary keeps its published K, --top-k overrides,
+# other vocabularies keep the model's K (8 for the tiny model); min(K, T) is what CRM uses.
+check_k() {  # check_k OUTDIR K SOURCE VOCABULARY
+  python3 -c "
+import json, sys; j = json.load(open('$1/sample_400x300.json'))
+assert (j['top_k'], j['top_k_source'], j['vocabulary']) == ($2, '$3', '$4'), j
+assert len(j['selected_classes']) == $2, j['selected_classes']" || fail "K for $4: expected $2 ($3)"
+}
+for vk in ade847:48 pc59:24 pc459:48 voc20:16 voc20b:32 coco:8; do
+  v="${vk%%:*}"; k="${vk##*:}"; src=vocabulary
+  [ "$v" = voc20b ] && src=model && k=8       # no published K: the model's 8
+  [ "$v" = coco ] && src=model
+  "$BIN" segment --model "$MODEL" --classes "$v" --quiet "$IMG" -o "$WORK/k_$v" >/dev/null
+  check_k "$WORK/k_$v" "$k" "$src" "$v"
+done
+"$BIN" segment --model "$MODEL" --classes pc59 --top-k 5 --quiet "$IMG" -o "$WORK/k_opt" >/dev/null
+check_k "$WORK/k_opt" 5 option pc59
+"$BIN" segment --model "$MODEL" --classes "cat,dog,sky" --quiet "$IMG" -o "$WORK/k_inline" >/dev/null
+check_k "$WORK/k_inline" 3 model inline       # the model's 8, capped at T = 3
+
+# Class embeddings cached by embed-text give the same labels; the cache records its vocabulary
+# and model and is refused for another vocabulary or another model.
+"$BIN" embed-text --model "$MODEL" --classes voc20 --out "$WORK/voc20.safetensors" >/dev/null
 "$BIN" segment --model "$MODEL" --classes voc20 --quiet "$IMG" -o "$WORK/voc_a"
-"$BIN" segment --model "$MODEL" --classes voc20 --class-embeddings "$WORK/voc20.npy" --quiet "$IMG" -o "$WORK/voc_b"
+"$BIN" segment --model "$MODEL" --classes voc20 --class-embeddings "$WORK/voc20.safetensors" --quiet "$IMG" -o "$WORK/voc_b"
 cmp "$WORK/voc_a/sample_400x300_labels.png" "$WORK/voc_b/sample_400x300_labels.png" || fail "cached embeddings changed the result"
+python3 - "$WORK/voc20.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+meta = json.loads(raw[8:8 + n])["__metadata__"]
+assert meta["errseg.vocabulary"] == "voc20" and meta["errseg.top_k"] == "16", meta
+assert json.loads(meta["errseg.classes"])[:2] == ["aeroplane", "bicycle"], meta
+assert meta["errseg.model_identity"].startswith("v1:") and meta["errseg.model_file"] == "errseg_tiny.safetensors", meta
+PY
 
 # Errors: clear message, non-zero exit, no output files.
 expect_error() {  # expect_error "message part" args...
@@ -116,6 +148,40 @@ expect_error() {  # expect_error "message part" args...
   grep -q -- "$want" <<<"$out" || fail "expected '$want' in: $out"
 }
 expect_error "unknown built-in vocabulary 'ade151'" --model "$MODEL" --classes ade151 "$IMG" -o "$WORK/e1"
+expect_error "was made for vocabulary 'voc20' (20 classes), not for --classes 'pc59' (59 classes)" \
+  --model "$MODEL" --classes pc59 --class-embeddings "$WORK/voc20.safetensors" "$IMG" -o "$WORK/e_cache1"
+# Same number of classes, other names: refused naming the first difference.
+python3 -c "import json; n=json.load(open('$SRC/data/classes/voc20.json')); n[3]='ship'; json.dump(n, open('$WORK/voc20_ship.json','w'))"
+expect_error "at class 3 ('boat' in the file, 'ship' given)" \
+  --model "$MODEL" --classes "$WORK/voc20_ship.json" --class-embeddings "$WORK/voc20.safetensors" "$IMG" -o "$WORK/e_cache2"
+# Another model (same architecture, one text weight changed): refused.
+python3 - "$MODEL" "$WORK/other_model.safetensors" <<'PY'
+import json, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", raw[:8])[0]
+e = json.loads(raw[8:8 + n])["clip.ln_final.weight"]
+raw[8 + n + e["data_offsets"][0]] ^= 1      # flip the lowest bit of one text-tower weight
+open(sys.argv[2], "wb").write(raw)
+PY
+expect_error "was made by another model" \
+  --model "$WORK/other_model.safetensors" --classes voc20 --class-embeddings "$WORK/voc20.safetensors" "$IMG" -o "$WORK/e_cache3"
+# NaN in the cached embeddings: refused, naming the class.
+python3 - "$WORK/voc20.safetensors" "$WORK/voc20_nan.safetensors" <<'PY'
+import json, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n]); e = h["class_embeddings"]; width = e["shape"][1]
+off = 8 + n + e["data_offsets"][0] + 4 * (2 * width + 1)    # class 2, element 1
+raw[off:off + 4] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(raw)
+PY
+expect_error "holds 1 non-finite value (NaN/Inf; first in class 2 'bird')" \
+  --model "$MODEL" --classes voc20 --class-embeddings "$WORK/voc20_nan.safetensors" "$IMG" -o "$WORK/e_cache4"
+# A bare .npy (the old cache format) carries no identity: refused with the way out.
+"$BIN" embed-text --model "$MODEL" --normalize --out "$WORK/bare.npy" "a photo" >/dev/null
+expect_error "is a bare .npy array" --model "$MODEL" --classes "x" --class-embeddings "$WORK/bare.npy" "$IMG" -o "$WORK/e_cache5"
+rc=0; out="$("$BIN" embed-text --model "$MODEL" --classes voc20 --out "$WORK/v.npy" 2>&1)" || rc=$?
+[ $rc -ne 0 ] && grep -q "name it e.g. v.safetensors" <<<"$out" || fail "embed-text --classes to .npy: $out"
 expect_error "duplicate class name" --model "$MODEL" --classes "cat,dog,cat" "$IMG" -o "$WORK/e2"
 expect_error "cannot read image file" --model "$MODEL" --classes ade150 "$WORK/nope.png" -o "$WORK/e3"
 printf 'not an image' > "$WORK/bad.png"

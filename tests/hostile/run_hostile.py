@@ -226,7 +226,7 @@ def build_cases(bin_path, models, work):
 
     add(case("model_clip_only_for_segment", seg(clip), "model config has architecture 'clip', expected 'errseg'"))
     add(case("model_clip_only_for_embed_classes",
-             ["embed-text", "--model", clip, "--classes", "voc20", "--out", "@OUT@/x.npy"],
+             ["embed-text", "--model", clip, "--classes", "voc20", "--out", "@OUT@/x.safetensors"],
              "expected 'errseg' (is this a plain CLIP model file?)"))
 
     def no_config(h, d):
@@ -333,11 +333,11 @@ def build_cases(bin_path, models, work):
     add(case("vocab_json_not_strings", seg(tiny, classes=raw("ints.json", b"[1, 2]")), "entry 0 is not a string"))
     add(case("vocab_json_broken", seg(tiny, classes=raw("broken.json", b'["a", ')), "is not valid JSON"))
     add(case("vocab_unknown_builtin", seg(tiny, classes="ade151"), "unknown built-in vocabulary 'ade151'"))
-    add(case("class_embeddings_wrong_shape",
+    add(case("class_embeddings_bare_npy",
              seg(tiny, extra=["--class-embeddings", raw("emb.npy", npy_f32([3, 32]))]),
-             "class embeddings file has shape [3, 32], expected [20, E]"))
-    add(case("class_embeddings_not_npy", seg(tiny, extra=["--class-embeddings", raw("emb.txt", b"1 2 3")]),
-             "is not a .npy file (bad magic)"))
+             "is a bare .npy array, which does not say which vocabulary and model it was made for"))
+    add(case("class_embeddings_garbage", seg(tiny, extra=["--class-embeddings", raw("emb.txt", b"1 2 3")]),
+             "is not readable as a class-embeddings file"))
 
     # ---- outputs ----
     add(case("outdir_under_regular_file", ["segment", "--model", tiny, "--classes", "voc20", "--quiet", SAMPLE,
