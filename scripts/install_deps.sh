@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything building and testing errseg needs on Debian 12 (run as root).
 # Build: cmake, ninja, g++, Eigen, stb, doctest, Google Benchmark.
+# Dataset preparation (tools/prepare_datasets.py) and its tests: PIL, pytest, SciPy (PC-459 .mat
+# files) and OpenCV (ADE-847's resize), as the authors' preparation scripts use them.
 # Reference checks: Debian's torch (with OpenBLAS) + open_clip/timm from PyPI, pinned to
 # versions that run on Debian's torch 1.13 (installed without dependencies so pip never
 # replaces Debian's torch or numpy).
@@ -20,6 +22,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libeigen3-dev libstb-dev doctest-dev libbenchmark-dev \
   python3 python3-pip python3-numpy python3-torch python3-torchvision python3-regex \
   python3-tqdm python3-yaml libopenblas0-pthread \
+  python3-pil python3-pytest python3-scipy python3-opencv \
   clang libclang-rt-14-dev
 PIP="/usr/bin/python3 -m pip install -q --break-system-packages --disable-pip-version-check"
 $PIP --no-deps "open_clip_torch==2.24.0" "timm==0.9.16"
