@@ -1,8 +1,9 @@
 // A fast 64-bit content fingerprint, to tell whether two byte streams (e.g. the weights a file
 // of cached embeddings was made from, and the weights of the model at hand) are the same.
 // Not cryptographic: it guards against mix-ups, not against forgery. Four independent
-// multiply-rotate lanes over 8-byte words keep it near memory speed (an ERR-Seg L text tower,
-// ~600 MB, in a fraction of a second), then a final avalanche.
+// multiply-rotate lanes over 8-byte words, then a final avalanche (measured 1.7 GB/s with -O3
+// on a 2-core machine at load average 9: ~0.35 s for an ERR-Seg L text tower of ~600 MB).
+// Words are read in host byte order (fingerprints are compared on little-endian hosts).
 #pragma once
 #include <cstddef>
 #include <cstdint>
