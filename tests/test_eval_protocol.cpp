@@ -213,12 +213,10 @@ TEST_CASE("class embeddings computed by the model round-trip bit-exactly") {
     const Weights w = Weights::open(kModel);
     const auto model = models::ErrSegModel::from_weights(w);
     const Vocabulary v = load_vocabulary("pc59", builtin);
-    models::ClassEmbeddings c;
-    c.embeddings = model.encode_classes(v.classes);
-    c.vocabulary = v.name;
-    c.top_k = v.top_k;
-    c.classes = v.classes;
-    c.model_identity = models::text_tower_identity(w);
+    const models::ClassEmbeddings c = models::compute_class_embeddings(model, w, v);
+    CHECK(c.vocabulary == "pc59");
+    CHECK(c.top_k == 24);
+    CHECK(c.model_file == "errseg_tiny.safetensors");
     const std::string path = temp_path("model_emb.safetensors");
     models::write_class_embeddings(path, c);
     const Tensor back = models::load_class_embeddings_for(path, v, models::text_tower_identity(w), model.config().embed_dim);

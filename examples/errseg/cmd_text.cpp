@@ -68,14 +68,8 @@ int cmd_embed_text(int argc, char** argv) {
         ERRSEG_CHECK(!args.flag_set("normalize"), "--normalize does not apply to --classes (class embeddings are always normalised)");
         const Vocabulary vocab = load_vocabulary(args.get("classes"), builtin_vocabulary);
         const Weights weights = Weights::open(args.get("model"));
-        const auto model = models::ErrSegModel::from_weights(weights);
-        models::ClassEmbeddings c;
-        c.embeddings = model.encode_classes(vocab.classes);
-        c.vocabulary = vocab.name;
-        c.top_k = vocab.top_k;
-        c.classes = vocab.classes;
-        c.model_identity = models::text_tower_identity(weights);
-        c.model_file = fs::path(args.get("model")).filename().string();
+        const models::ClassEmbeddings c =
+            models::compute_class_embeddings(models::ErrSegModel::from_weights(weights), weights, vocab);
         models::write_class_embeddings(out, c);
         std::cout << "wrote " << out << " " << shape_str(c.embeddings.shape()) << " (vocabulary " << vocab.name
                   << ", model " << c.model_identity << ")\n";

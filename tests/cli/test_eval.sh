@@ -7,6 +7,15 @@ BIN="$1"; MODEL="$2/errseg_tiny.safetensors"; WORK="$3"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 rm -rf "$WORK"; mkdir -p "$WORK/gt" "$WORK/pred" "$WORK/images"
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# png(path, w, h, pixels): an 8-bit grey PNG, for the Python snippets below (PYTHONPATH=$WORK).
+cat > "$WORK/pngw.py" <<'PY'
+import struct, zlib
+def png(path, w, h, px):
+    raw = b"".join(b"\x00" + bytes(px[y*w:(y+1)*w]) for y in range(h))
+    def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PY
+export PYTHONPATH="$WORK${PYTHONPATH:+:$PYTHONPATH}"
 
 # Two 4x2 images, classes a,b,c (0,1,2), 255 = ignore. Hand computation:
 #  img1 gt   0 0 1 1 / 2 2 255 0     pred 0 1 1 1 / 2 0 2 0
@@ -16,11 +25,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 #  class 2: tp 1,     gt 2,     pred 1      -> IoU 1/2   (the ignored pixel's prediction 2 is not counted)
 #  mIoU = (0.6 + 0.571429 + 0.5)/3 = 55.71 ; pixel acc = 11/15 = 73.33
 python3 - "$WORK" <<'PY'
-import struct, sys, zlib
-def png(path, w, h, px):
-    raw = b"".join(b"\x00" + bytes(px[y*w:(y+1)*w]) for y in range(h))
-    def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
-    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+import sys
+from pngw import png
 d = sys.argv[1]
 png(f"{d}/gt/img1.png", 4, 2, [0,0,1,1, 2,2,255,0]); png(f"{d}/pred/img1_labels.png", 4, 2, [0,1,1,1, 2,0,2,0])
 png(f"{d}/gt/img2.png", 4, 2, [1,1,1,1, 0,0,0,0]);   png(f"{d}/pred/img2.png", 4, 2, [1,1,0,0, 0,0,0,0])
@@ -53,12 +59,9 @@ mkdir -p "$VOC/ImageSets/Segmentation" "$VOC/JPEGImages"
 echo "s" > "$VOC/ImageSets/Segmentation/val.txt"
 cp "$SRC/tests/data/fixtures/sample_400x300.png" "$VOC/JPEGImages/s.png"
 python3 - "$VOC" <<'PY'
-import struct, sys, zlib
-def png(path, w, h, px):
-    raw = b"".join(b"\x00" + bytes(px[y*w:(y+1)*w]) for y in range(h))
-    def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
-    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-import os; os.makedirs(sys.argv[1] + "/SegmentationClassAug")
+import os, sys
+from pngw import png
+os.makedirs(sys.argv[1] + "/SegmentationClassAug")
 # VOC ids: 0 background, 1..20 classes, 255 boundary; a band of each class id over the image.
 png(sys.argv[1] + "/SegmentationClassAug/s.png", 400, 300, [(x // 19) if x < 399 else 255 for y in range(300) for x in range(400)])
 PY
@@ -82,11 +85,8 @@ fi
 # IoU background 1/2, class 0 1, class 19 1, class 3 0 -> mIoU 62.50 (40.00 without merging).
 BG="$ROOT/VOCdevkit/VOC2012/annotations_detectron2_bg/val"; rm -rf "$BG"; mkdir -p "$BG" "$WORK/pred_b"
 python3 - "$BG" "$WORK/pred_b" <<'PY'
-import struct, sys, zlib
-def png(path, w, h, px):
-    raw = b"".join(b"\x00" + bytes(px[y*w:(y+1)*w]) for y in range(h))
-    def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
-    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+import sys
+from pngw import png
 png(sys.argv[1] + "/b.png", 4, 1, [20, 0, 19, 20]); png(sys.argv[2] + "/b_labels.png", 4, 1, [25, 0, 19, 3])
 PY
 OUT6="$("$BIN" eval --dataset voc20b --root "$ROOT" --predictions "$WORK/pred_b" --per-class --quiet)"

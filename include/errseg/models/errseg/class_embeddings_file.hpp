@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -98,6 +99,20 @@ inline void write_class_embeddings(const std::string& path, const ClassEmbedding
         {"errseg.top_k", std::to_string(c.top_k)}, {"errseg.classes", names.dump()},
         {"errseg.model_identity", c.model_identity}, {"errseg.model_file", c.model_file}};
     write_safetensors(path, {{detail_class_embeddings::kTensor, e}}, meta);
+}
+
+// What `errseg embed-text --classes` writes: `model`'s embeddings of `vocab` (ErrSegModelOn<B>,
+// made from `weights`) with the vocabulary's and the model's identity.
+template <class Model>
+ClassEmbeddings compute_class_embeddings(const Model& model, const Weights& weights, const Vocabulary& vocab) {
+    ClassEmbeddings c;
+    c.embeddings = model.encode_classes(vocab.classes);
+    c.vocabulary = vocab.name;
+    c.top_k = vocab.top_k;
+    c.classes = vocab.classes;
+    c.model_identity = text_tower_identity(weights);
+    c.model_file = std::filesystem::path(weights.path()).filename().string();
+    return c;
 }
 
 // Reads and validates a class-embeddings file (format, shape against its own class list, NaN/Inf).
