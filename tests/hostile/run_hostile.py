@@ -339,6 +339,31 @@ def build_cases(bin_path, models, work):
     add(case("class_embeddings_garbage", seg(tiny, extra=["--class-embeddings", raw("emb.txt", b"1 2 3")]),
              "is not readable as a class-embeddings file"))
 
+    # Class-embeddings files (embed-text --classes) made for other classes, by another model, or
+    # holding a NaN: refused, never used for a confident but wrong label map.
+    voc20 = json.load(open(os.path.join(REPO, "data", "classes", "voc20.json")))
+
+    def class_embeddings(name, classes, identity="v1:0000000000000000", poison=None):
+        values = [0.125] * (len(classes) * 32)  # the tiny model's embedding width is 32
+        if poison is not None:
+            values[poison] = float("nan")
+        meta = {"errseg.class_embeddings": "1", "errseg.vocabulary": "made-up", "errseg.top_k": "0",
+                "errseg.classes": json.dumps(classes), "errseg.model_identity": identity,
+                "errseg.model_file": "other.safetensors"}
+        h = {"__metadata__": meta, "class_embeddings": {"dtype": "F32", "shape": [len(classes), 32],
+                                                        "data_offsets": [0, 4 * len(values)]}}
+        write_safetensors(f(name), h, struct.pack(f"<{len(values)}f", *values))
+        return f(name)
+    add(case("class_embeddings_other_vocabulary",
+             seg(tiny, extra=["--class-embeddings", class_embeddings("emb_vocab.safetensors", ["a", "b", "c"])]),
+             "was made for vocabulary 'made-up' (3 classes), not for --classes 'voc20' (20 classes)"))
+    add(case("class_embeddings_other_model",
+             seg(tiny, extra=["--class-embeddings", class_embeddings("emb_model.safetensors", voc20)]),
+             "was made by another model (other.safetensors, text tower v1:0000000000000000)"))
+    add(case("class_embeddings_nan",
+             seg(tiny, extra=["--class-embeddings", class_embeddings("emb_nan.safetensors", voc20, poison=70)]),
+             "holds 1 non-finite value (NaN/Inf; first in class 2 'bird')"))
+
     # ---- outputs ----
     add(case("outdir_under_regular_file", ["segment", "--model", tiny, "--classes", "voc20", "--quiet", SAMPLE,
                                            "-o", os.path.join(SAMPLE, "sub")],
