@@ -1,5 +1,6 @@
-// CLIP BPE tokenizer vs open_clip: golden ids (tests/reference/gen_tokenizer_golden.py), the
-// spec's Appendix B vectors, truncation, batching, malformed input and bad merge files.
+// CLIP BPE tokenizer vs open_clip: golden ids (tests/reference/gen_tokenizer_golden.py), mojibake
+// repaired as ftfy does, the spec's Appendix B vectors, truncation, batching, malformed input and
+// bad merge files.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -60,6 +61,22 @@ std::vector<std::vector<std::string>> read_tsv(const std::string& path) {
         rows.push_back(split_tabs(line));
     }
     return rows;
+}
+
+// The mojibake file's text fields: UTF-8 with some characters written as \u{hex}.
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        if (s.compare(i, 3, "\\u{") == 0) {
+            const size_t close = s.find('}', i);
+            REQUIRE(close != std::string::npos);
+            text::append_utf8(out, char32_t(std::stoul(s.substr(i + 3, close - i - 3), nullptr, 16)));
+            i = close + 1;
+        } else {
+            out.push_back(s[i++]);
+        }
+    }
+    return out;
 }
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -150,6 +167,37 @@ TEST_CASE("golden ids from open_clip") {
                        << rows.size() << " identical cleaned text");
     for (const auto& [cat, c] : per_category) MESSAGE("  " << cat << ": " << c.first << "/" << c.second);
     CHECK(identical == int(rows.size()));
+}
+
+TEST_CASE("mojibake golden set: ftfy's repair and open_clip's ids") {
+    const auto rows = read_tsv(kData + "/mojibake.tsv");
+    REQUIRE(rows.size() >= 3000);
+    std::map<std::string, std::pair<int, int>> per_category;  // identical ids / total
+    int identical = 0, fixed_identical = 0;
+    for (const auto& r : rows) {
+        REQUIRE(r.size() == 4);
+        const std::vector<int32_t> expected = parse_ids(r[1]);
+        const std::string input = unescape(r[2]), fixed = unescape(r[3]);
+        const std::string got_fixed = text::encode_utf8(text::ftfy::fix_text(text::decode_utf8(input)));
+        const std::vector<int32_t> got = tok().tokenize(input);
+        const bool ok = got.size() == 77 && unpadded(got) == expected;
+        per_category[r[0]].second++;
+        if (ok) {
+            per_category[r[0]].first++;
+            identical++;
+        }
+        fixed_identical += got_fixed == fixed;
+        if (!ok || got_fixed != fixed) {
+            INFO("category " << r[0] << " input hex " << hex(input));
+            CHECK(hex(got_fixed) == hex(fixed));
+            CHECK(ids_str(unpadded(got)) == ids_str(expected));
+        }
+    }
+    MESSAGE("mojibake: " << identical << "/" << rows.size() << " identical ids, " << fixed_identical << "/"
+                         << rows.size() << " identical ftfy.fix_text");
+    for (const auto& [cat, c] : per_category) MESSAGE("  " << cat << ": " << c.first << "/" << c.second);
+    CHECK(identical == int(rows.size()));
+    CHECK(fixed_identical == int(rows.size()));
 }
 
 TEST_CASE("unicode table checks (NFC, lower, scanner, html, ftfy)") {
