@@ -26,9 +26,14 @@ Run: /usr/bin/python3 tests/reference/gen_mojibake_tables.py
 """
 import os
 import re
-import re._constants as C
-import re._parser as P
 import sys
+
+try:  # Python >= 3.11
+    import re._constants as C
+    import re._parser as P
+except ImportError:
+    import sre_constants as C
+    import sre_parse as P
 
 import ftfy
 import ftfy.badness

@@ -77,6 +77,24 @@ bool byte_seq_search(const tables::ClassSeq (&seqs)[N], std::string_view b) {
     return false;
 }
 
+// re.sub over bytes for a pattern of fixed-length alternatives: replace(out, match) appends
+// the replacement of each match.
+template <size_t N, class Replace>
+std::string sub_byte_seqs(const tables::ClassSeq (&seqs)[N], std::string_view b, Replace replace) {
+    std::string out;
+    out.reserve(b.size());
+    for (size_t i = 0; i < b.size();) {
+        const size_t len = byte_seq_match(seqs, b, i);
+        if (len == 0) {
+            out.push_back(b[i++]);
+        } else {
+            replace(out, b.substr(i, len));
+            i += len;
+        }
+    }
+    return out;
+}
+
 inline bool starts_with(std::string_view s, size_t i, std::string_view prefix) {
     return s.size() - i >= prefix.size() && s.substr(i, prefix.size()) == prefix;
 }
@@ -99,33 +117,14 @@ inline std::string restore_byte_a0(std::string_view b) {
         }
         s.push_back(b[i++]);
     }
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        const size_t len = byte_seq_match(tables::kAlteredUtf8Seqs, s, i);
-        if (len == 0) {
-            out.push_back(s[i++]);
-            continue;
-        }
-        for (size_t k = 0; k < len; ++k, ++i) out.push_back(s[i] == ' ' ? char(0xA0) : s[i]);
-    }
-    return out;
+    return sub_byte_seqs(tables::kAlteredUtf8Seqs, s, [](std::string& out, std::string_view match) {
+        for (char c : match) out.push_back(c == ' ' ? char(0xA0) : c);
+    });
 }
 
 // ftfy.fixes.replace_lossy_sequences: each lossy sequence becomes the UTF-8 of U+FFFD.
 inline std::string replace_lossy_sequences(std::string_view b) {
-    std::string out;
-    out.reserve(b.size());
-    for (size_t i = 0; i < b.size();) {
-        const size_t len = byte_seq_match(tables::kLossyUtf8Seqs, b, i);
-        if (len == 0) {
-            out.push_back(b[i++]);
-        } else {
-            out += "\xef\xbf\xbd";
-            i += len;
-        }
-    }
-    return out;
+    return sub_byte_seqs(tables::kLossyUtf8Seqs, b, [](std::string& out, std::string_view) { out += "\xef\xbf\xbd"; });
 }
 
 inline std::optional<std::u32string> decode_utf8_strict(std::string_view b) {
