@@ -37,6 +37,9 @@ def cesu8(text):
     return chars.encode("utf-8", "surrogatepass")
 
 
+# Text that is (or could be) meant as written, next to short strings that are mojibake; ftfy
+# keeps most and repairs some (its false positives such as "Ã is a letter" included): the
+# golden set records whatever ftfy does.
 LOOKALIKES = [
     "NÃO", "ÃO", "Ã TESTE", "×ÂÈÙ", "(ò_ó)", "(╯°□°)╯︵ ┻━┻", "├── src", "Ω≈ç√∫", "£5 or €6",
     "Â¡", "Ø Ù", "résumé ©2024", "ÇA VA", "AÑO", "ŒUVRE", "vœu", "°F", "Â", "Ã", "ÃÃÃ",
