@@ -107,7 +107,11 @@ def seeds_tokenizer():
                            b"   multiple\t\twhite\n\nspace   ", b"<start_of_text>x<end_of_text>",
                            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                            "\u4e2d\u6587 \u0440\u0443\u0441\u0441\u043a\u0438\u0439 \u0627\u0644\u0639\u0631\u0628\u064a\u0629".encode(),
-                           b"don't won't it's I'm we've they'll he'd 1,000.5"]):
+                           b"don't won't it's I'm we've they'll he'd 1,000.5",
+                           # mojibake: UTF-8 read as windows-1252 (twice), Latin-1 with C1
+                           # controls, A0 turned into a space, CESU-8 and a Java null
+                           "caf\u00c3\u00a9 \u00e2\u20ac\u0153q\u00e2\u20ac\u009d \u00c3\u0192\u00c2\u00a9".encode(),
+                           "voil\u00c3 le \u00e2\u0080\u0094 \u00ed\u00a0\u00bd\u00ed\u00b8\u0080 \u00c0\u0080".encode()]):
         put("tokenizer", f"text{i}", bytes([77 + i]) + t)
 
 

@@ -1,5 +1,6 @@
-// CLIP BPE tokenizer vs open_clip: golden ids (tests/reference/gen_tokenizer_golden.py), the
-// spec's Appendix B vectors, truncation, batching, malformed input and bad merge files.
+// CLIP BPE tokenizer vs open_clip: golden ids (tests/reference/gen_tokenizer_golden.py), mojibake
+// repaired as ftfy does, the spec's Appendix B vectors, truncation, batching, malformed input and
+// bad merge files.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -62,6 +63,22 @@ std::vector<std::vector<std::string>> read_tsv(const std::string& path) {
     return rows;
 }
 
+// The mojibake file's text fields: UTF-8 with some characters written as \u{hex}.
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        if (s.compare(i, 3, "\\u{") == 0) {
+            const size_t close = s.find('}', i);
+            REQUIRE(close != std::string::npos);
+            text::append_utf8(out, char32_t(std::stoul(s.substr(i + 3, close - i - 3), nullptr, 16)));
+            i = close + 1;
+        } else {
+            out.push_back(s[i++]);
+        }
+    }
+    return out;
+}
+
 std::vector<int32_t> parse_ids(const std::string& s) {
     std::vector<int32_t> ids;
     std::stringstream ss(s);
@@ -119,18 +136,23 @@ TEST_CASE("Appendix B test vectors") {
     }
 }
 
-TEST_CASE("golden ids from open_clip") {
-    const auto rows = read_tsv(kData + "/golden.tsv");
-    REQUIRE(rows.size() >= 300);
-    std::map<std::string, std::pair<int, int>> per_category;  // identical / total
-    int identical = 0, clean_identical = 0;
+namespace {
+
+// Checks every row of a golden file (category, ids, input, expected text): the ids must equal
+// open_clip's, and `text_pair(row, input)` gives the (got, expected) text of the last column,
+// which must be equal too. Prints per-category tallies.
+template <class InputOf, class TextPair>
+void check_golden(const std::string& file, size_t min_rows, const char* text_name, InputOf input_of,
+                  TextPair text_pair) {
+    const auto rows = read_tsv(kData + "/" + file);
+    REQUIRE(rows.size() >= min_rows);
+    std::map<std::string, std::pair<int, int>> per_category;  // identical ids / total
+    int identical = 0, text_identical = 0;
     for (const auto& r : rows) {
         REQUIRE(r.size() == 4);
         const std::vector<int32_t> expected = parse_ids(r[1]);
-        const std::string input = unhex(r[2]);
-        const bool has_clean = r[3] != "-";  // "-": cleaned text not recorded
-        const std::string got_clean = ClipTokenizer::clean(input);
-        const std::string cleaned = has_clean ? unhex(r[3]) : got_clean;
+        const std::string input = input_of(r[2]);
+        const auto [got_text, expected_text] = text_pair(r, input);
         const std::vector<int32_t> got = tok().tokenize(input);
         const bool ok = got.size() == 77 && unpadded(got) == expected;
         per_category[r[0]].second++;
@@ -138,18 +160,35 @@ TEST_CASE("golden ids from open_clip") {
             per_category[r[0]].first++;
             identical++;
         }
-        if (got_clean == cleaned) clean_identical++;
-        if (!ok || got_clean != cleaned) {
-            INFO("category " << r[0] << " input hex " << r[2]);
-            INFO("cleaned  expected " << r[3] << "\n         got      " << hex(got_clean));
+        text_identical += got_text == expected_text;
+        if (!ok || got_text != expected_text) {
+            INFO("category " << r[0] << " input hex " << hex(input));
             CHECK(ids_str(unpadded(got)) == ids_str(expected));
-            CHECK(got_clean == cleaned);
+            CHECK(hex(got_text) == hex(expected_text));
         }
     }
-    MESSAGE("golden: " << identical << "/" << rows.size() << " identical ids, " << clean_identical << "/"
-                       << rows.size() << " identical cleaned text");
+    MESSAGE(file << ": " << identical << "/" << rows.size() << " identical ids, " << text_identical << "/"
+                 << rows.size() << " identical " << std::string(text_name));
     for (const auto& [cat, c] : per_category) MESSAGE("  " << cat << ": " << c.first << "/" << c.second);
     CHECK(identical == int(rows.size()));
+    CHECK(text_identical == int(rows.size()));
+}
+
+}  // namespace
+
+TEST_CASE("golden ids from open_clip") {
+    check_golden("golden.tsv", 300, "cleaned text", unhex, [](const std::vector<std::string>& r, const std::string& in) {
+        const std::string got = ClipTokenizer::clean(in);
+        return std::make_pair(got, r[3] == "-" ? got : unhex(r[3]));  // "-": cleaned text not recorded
+    });
+}
+
+TEST_CASE("mojibake golden set: ftfy's repair and open_clip's ids") {
+    check_golden("mojibake.tsv", 3000, "ftfy.fix_text", unescape,
+                 [](const std::vector<std::string>& r, const std::string& in) {
+                     return std::make_pair(text::encode_utf8(text::ftfy::fix_text(text::decode_utf8(in))),
+                                           unescape(r[3]));
+                 });
 }
 
 TEST_CASE("unicode table checks (NFC, lower, scanner, html, ftfy)") {

@@ -7,15 +7,12 @@
 //
 // Everything runs over UTF-32 (one element per Python str character).
 //
-// ftfy.fix_text is reproduced with its default settings EXCEPT the mojibake repair
-// (`fix_encoding`: re-decoding text that was mis-decoded as Latin-1 / Windows-125x / MacRoman /
-// cp437, restore_byte_a0, replace_lossy_sequences, decode_inconsistent_utf8). That step is
-// driven by ftfy's statistical "badness" heuristic and only changes text that already looks like
-// mojibake ("cafÃ©"); for any other text the result here is identical to ftfy's. What *is*
-// reproduced, in ftfy's order and per line segment, repeated until the text stops changing:
-//   unescape_html ("auto": off from the first line containing '<' onwards), fix_c1_controls,
-//   fix_latin_ligatures, fix_character_width, uncurl_quotes, fix_line_breaks,
-//   remove_terminal_escapes, remove_control_chars, NFC normalisation.
+// ftfy.fix_text is reproduced with its default settings, in ftfy's order and per line segment,
+// repeated until the text stops changing:
+//   unescape_html ("auto": off from the first line containing '<' onwards), fix_encoding
+//   (the mojibake repair, fix_encoding.hpp), fix_c1_controls, fix_latin_ligatures,
+//   fix_character_width, uncurl_quotes, fix_line_breaks, remove_terminal_escapes,
+//   remove_control_chars, NFC normalisation.
 // (fix_surrogates has nothing to do: decoded UTF-8 never contains surrogates.)
 #pragma once
 #include <algorithm>
@@ -26,6 +23,7 @@
 #include <string_view>
 
 #include "cleaning_tables.hpp"
+#include "fix_encoding.hpp"
 #include "unicode.hpp"
 #include "utf8.hpp"
 
@@ -234,14 +232,6 @@ inline std::u32string unescape_html(const std::u32string& s) {
     return out;
 }
 
-// C1 controls U+0080..U+009F -> their Windows-1252 characters (undefined bytes stay).
-inline std::u32string fix_c1_controls(const std::u32string& s) {
-    std::u32string out(s);
-    for (char32_t& c : out)
-        if (c >= 0x80 && c <= 0x9F) c = tables::kC1ToCp1252[c - 0x80];
-    return out;
-}
-
 // str.translate with a {code point -> up to 3 code points} table.
 template <size_t N>
 std::u32string translate(const std::u32string& s, const tables::CharMap (&map)[N]) {
@@ -329,7 +319,7 @@ inline std::u32string fix_segment(std::u32string text, bool unescape) {
     for (int iter = 0; iter < 1000; ++iter) {  // ftfy loops unbounded; this never binds
         const std::u32string orig = text;
         if (unescape) text = unescape_html(text);
-        // (fix_encoding / mojibake repair: not reproduced, see the header comment)
+        text = fix_encoding(std::move(text));
         text = fix_c1_controls(text);
         text = fix_latin_ligatures(text);
         text = fix_character_width(text);
@@ -343,7 +333,7 @@ inline std::u32string fix_segment(std::u32string text, bool unescape) {
     return text;
 }
 
-// ftfy.fix_text with default settings (minus mojibake repair): fixes each line (segment ending
+// ftfy.fix_text with default settings: fixes each line (segment ending
 // after '\n', at most 1,000,000 characters) separately. HTML unescaping ("auto") turns off for
 // the first segment containing '<' and every later one, as ftfy's loop does.
 inline std::u32string fix_text(const std::u32string& s) {

@@ -3,7 +3,7 @@
 //
 //   1. UTF-8 decode (malformed bytes -> U+FFFD, as Python's errors="replace"; see utf8.hpp)
 //   2. clean: ftfy.fix_text, html.unescape x2, strip, collapse whitespace, str.lower()
-//      (text_cleaning.hpp; ftfy's mojibake repair is the one part not reproduced)
+//      (text_cleaning.hpp, mojibake repair included)
 //   3. pre-tokenise with CLIP's regex (pretokenize.hpp)
 //   4. each pre-token's UTF-8 bytes -> byte symbols (GPT-2 bytes_to_unicode alphabet), the last
 //      one carrying the "</w>" end-of-word marker, then greedy BPE by merge rank

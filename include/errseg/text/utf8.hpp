@@ -14,9 +14,9 @@ namespace errseg::text {
 
 inline constexpr char32_t kReplacementChar = 0xFFFD;
 
-inline std::u32string decode_utf8(std::string_view s) {
-    std::u32string out;
-    out.reserve(s.size());
+// Appends the decoding of s to out. strict: stop at the first malformed sequence and return
+// false (Python's errors="strict"); otherwise replace it (errors="replace") and return true.
+inline bool decode_utf8_into(std::string_view s, std::u32string& out, bool strict) {
     const size_t n = s.size();
     size_t i = 0;
     while (i < n) {
@@ -45,6 +45,7 @@ inline std::u32string decode_utf8(std::string_view s) {
             if (b == 0xF0) lo = 0x90;          // no overlongs
             if (b == 0xF4) hi = 0x8F;          // <= U+10FFFF
         } else {                               // stray continuation byte, C0, C1, F5..FF
+            if (strict) return false;
             out.push_back(kReplacementChar);
             ++i;
             continue;
@@ -66,9 +67,17 @@ inline std::u32string decode_utf8(std::string_view s) {
             hi = 0xBF;
         }
         // Either a complete character, or one U+FFFD for the maximal subpart s[i, j).
+        if (!ok && strict) return false;
         out.push_back(ok ? cp : kReplacementChar);
         i = j;
     }
+    return true;
+}
+
+inline std::u32string decode_utf8(std::string_view s) {
+    std::u32string out;
+    out.reserve(s.size());
+    decode_utf8_into(s, out, false);
     return out;
 }
 
