@@ -120,7 +120,7 @@ void bind_errseg(nb::module_& m) {
                      "T x h x w float32 decoder logits before sigmoid (-100 for classes CRM dropped)")
         .def_prop_ro("probs", [](nb::handle self) -> nb::object {
             const SegmentResult& r = nb::cast<const SegmentResult&>(self);
-            if (r.probs.numel() == 0) return nb::none();
+            if (!r.probs.defined()) return nb::none();
             return nb::cast(numpy_view<float>(r.probs, self));
         }, "T x H x W float32 probabilities (segment(..., keep_probs=True)), else None")
         .def_ro("selected", &SegmentResult::selected, "classes CRM kept, ascending")
