@@ -88,6 +88,17 @@ def done_images(out_dir: str, images: Sequence[str]) -> List[str]:
             if i in entries and not entries[i]["error"] and os.path.exists(labels_path(out_dir, i))]
 
 
+def _rewrite_manifest(out_dir: str, done: Sequence[str]) -> None:
+    """Keeps the manifest lines of the finished images only (one each), atomically, so that after
+    the run every image has exactly one line."""
+    path = os.path.join(out_dir, MANIFEST)
+    entries = _read_manifest(path)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(entries[i]) + "\n" for i in done)
+    os.replace(tmp, path)
+
+
 class SegmentBatch:
     """The Ray Data callable class: one per actor, so the model is loaded once per actor."""
 
@@ -145,8 +156,10 @@ def segment_images(images, model: str, classes: Union[str, List[str]], out_dir: 
     images = list_images(images)
     _check_unique_outputs(images)
     os.makedirs(out_dir, exist_ok=True)
-    done = set(done_images(out_dir, images))
-    todo = [i for i in images if i not in done]
+    done = done_images(out_dir, images)
+    _rewrite_manifest(out_dir, done)
+    finished = set(done)
+    todo = [i for i in images if i not in finished]
     summary = {"total": len(images), "skipped": len(done), "written": 0, "failed": 0}
     if not todo:
         return summary
