@@ -15,7 +15,8 @@ RUNTIME_ONLY=0; [ "${1:-}" = "--runtime" ] && RUNTIME_ONLY=1
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -q
 if [ "$RUNTIME_ONLY" = 1 ]; then
-  $SUDO apt-get install -y -q --no-install-recommends cmake ninja-build g++ libeigen3-dev libstb-dev python3 python3-numpy
+  $SUDO apt-get install -y -q --no-install-recommends cmake ninja-build g++ libeigen3-dev libstb-dev python3 python3-numpy \
+    python3-pip python3-dev python3-venv  # pip install . (the Python package)
   exit 0
 fi
 $SUDO apt-get install -y -q --no-install-recommends \

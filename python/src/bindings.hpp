@@ -2,7 +2,9 @@
 // become library images, how library tensors become NumPy arrays without a copy, and the
 // per-class binding functions each source file defines.
 #pragma once
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nanobind/nanobind.h>
@@ -24,10 +26,12 @@ std::string builtin_vocabulary(const std::string& name);
 Image image_argument(nb::handle image, ExifOrientation exif, int64_t max_pixels);
 
 // A contiguous host tensor as a NumPy array over the same bytes; `owner` keeps them alive.
+// T const: the array is read-only.
 template <class T>
 nb::ndarray<nb::numpy, T> numpy_view(const Tensor& tensor, nb::handle owner) {
+    using Element = std::remove_const_t<T>;
     std::vector<size_t> shape(tensor.shape().begin(), tensor.shape().end());
-    return nb::ndarray<nb::numpy, T>(const_cast<T*>(tensor.data<T>()), shape.size(), shape.data(), owner);
+    return nb::ndarray<nb::numpy, T>(const_cast<Element*>(tensor.data<Element>()), shape.size(), shape.data(), owner);
 }
 
 // A tensor handed over to NumPy: the array owns it (no copy).
@@ -37,6 +41,9 @@ nb::ndarray<nb::numpy, T> numpy_owning(Tensor tensor) {
     nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
     return numpy_view<T>(*owned, owner);
 }
+
+// The `threads=` argument of the model constructors: the process-wide pool size when given.
+void set_threads(std::optional<int> threads);
 
 // "ade150", a file, "a,b,c" or a list of names -> validated class names.
 std::vector<std::string> class_names_argument(nb::handle classes);

@@ -22,7 +22,7 @@ namespace {
 class PyClip {
 public:
     PyClip(const std::string& path, std::optional<int> threads) {
-        if (threads) set_num_threads(*threads);
+        set_threads(threads);
         nb::gil_scoped_release release;
         clip_ = std::make_shared<const models::Clip>(models::Clip::load(path));
     }

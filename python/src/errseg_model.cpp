@@ -48,7 +48,7 @@ struct SegmentOptionsArgs {
 class PyErrSeg {
 public:
     PyErrSeg(const std::string& path, std::optional<int> threads) {
-        if (threads) set_num_threads(*threads);
+        set_threads(threads);
         nb::gil_scoped_release release;
         model_ = std::make_shared<const ErrSegModel>(ErrSegModel::load(path));
     }
@@ -108,7 +108,7 @@ void bind_errseg(nb::module_& m) {
     nb::class_<Classes>(m, "Classes", "A vocabulary and its class embeddings (ErrSeg.encode_classes).")
         .def_ro("names", &Classes::names)
         .def_prop_ro("embeddings", [](nb::handle self) {
-            return numpy_view<float>(nb::cast<const Classes&>(self).embeddings, self);
+            return numpy_view<const float>(nb::cast<const Classes&>(self).embeddings, self);  // the model's cache
         }, "T x E float32 L2-normalised prompt embeddings (read-only view)")
         .def("__len__", [](const Classes& c) { return c.names.size(); })
         .def("__repr__", [](const Classes& c) { return "<errseg.Classes: " + std::to_string(c.names.size()) + " classes>"; });

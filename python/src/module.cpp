@@ -63,6 +63,12 @@ Image image_argument(nb::handle image, ExifOrientation exif, int64_t max_pixels)
     return img;
 }
 
+void set_threads(std::optional<int> threads) {
+    if (!threads) return;
+    ERRSEG_CHECK(*threads >= 1 && *threads <= 1024, "threads must be between 1 and 1024, got ", *threads);
+    set_num_threads(*threads);
+}
+
 std::vector<std::string> class_names_argument(nb::handle classes) {
     if (nb::isinstance<nb::str>(classes) || nb::hasattr(classes, "__fspath__")) {
         const std::string spec = nb::cast<std::string>(nb::module_::import_("os").attr("fsdecode")(classes));
@@ -84,7 +90,7 @@ NB_MODULE(_errseg, m) {
     m.doc() = "errseg: ERR-Seg open-vocabulary segmentation and CLIP (C++ core)";
     nb::exception<errseg::Error>(m, "Error");
 
-    m.def("set_num_threads", &set_num_threads, nb::arg("threads"),
+    m.def("set_num_threads", [](int threads) { set_threads(threads); }, nb::arg("threads"),
           "Sets the process-wide number of CPU threads the library computes with.");
     m.def("get_num_threads", &get_num_threads);
 

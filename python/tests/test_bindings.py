@@ -145,3 +145,17 @@ def test_tokenize_matches_cli(cli, model_path, model):
     cli_ids = [list(map(int, line.split())) for line in run_cli(cli, "tokenize", "--model", model_path, *texts).splitlines()]
     assert model.tokenize(texts).tolist() == cli_ids
     assert errseg.tokenize(texts).tolist() == cli_ids  # the packaged standard CLIP vocabulary
+
+
+def test_class_embeddings_are_read_only(model):
+    emb = model.encode_classes("cat,dog").embeddings
+    assert emb.shape == (2, model.embed_dim) and not emb.flags.writeable
+    with pytest.raises(ValueError):
+        emb[0, 0] = 1
+
+
+def test_thread_count_checked(model_path):
+    with pytest.raises(errseg.Error, match="threads"):
+        errseg.ErrSeg(model_path, threads=0)
+    errseg.set_num_threads(2)
+    assert errseg.get_num_threads() == 2
