@@ -8,9 +8,12 @@ or from a shell: ``python3 -m errseg.ray_segment --model M --classes ade150 -o o
 Every image gets ``OUT/<name>_labels.png``, byte for byte what ``errseg segment`` writes, and a
 line in ``OUT/manifest.jsonl`` (image, labels file, size, classes present, CRM's classes,
 timings, error). Images are decoded by the library, as the CLI does (not by Ray's PIL reader),
-and each Ray actor loads the model once. A re-run after an interruption does only what is
-missing: an image counts as done when its manifest line says so *and* its label PNG exists
-(PNGs are written atomically, so an existing one is complete).
+and each Ray actor loads the model once. Each actor appends an image's line to its own file in
+``OUT/manifest.parts/`` right after writing its PNG; the driver merges them into
+``OUT/manifest.jsonl`` (one line per image) at the end, and at the start of a re-run. A re-run
+after an interruption (even a kill) does only what is missing: an image counts as done when it
+has an error-free line *and* its label PNG exists (PNGs are written atomically, so an existing
+one is complete).
 
 On a multi-node cluster, install errseg on every node, put the images, the model and OUT on a
 filesystem every node mounts at the same path, and run the same call on the head node (or pass
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import uuid
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -28,6 +32,7 @@ import numpy as np
 import errseg
 
 MANIFEST = "manifest.jsonl"
+PARTS = "manifest.parts"  # each actor's lines while a run goes on
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tga", ".gif")
 
 
@@ -64,39 +69,53 @@ def _check_unique_outputs(images: Sequence[str]) -> None:
         seen[stem] = image
 
 
-def _read_manifest(path: str) -> Dict[str, dict]:
-    """Manifest entries by image (the last one wins). A final line cut short by an interruption
-    is dropped from the file, so appending goes on after the last complete line."""
+def _read_entries(out_dir: str) -> Dict[str, dict]:
+    """Manifest entries by image: OUT/manifest.jsonl, then the per-actor parts an interrupted run
+    left in OUT/manifest.parts/ (later entries win). A line cut short by a kill is skipped."""
+    paths = [os.path.join(out_dir, MANIFEST)]
+    parts = os.path.join(out_dir, PARTS)
+    if os.path.isdir(parts):
+        paths += sorted((os.path.join(parts, n) for n in os.listdir(parts)), key=os.path.getmtime)
     entries: Dict[str, dict] = {}
-    if not os.path.exists(path):
-        return entries
-    with open(path, "rb+") as f:
-        data = f.read()
-        complete = data.rfind(b"\n") + 1
-        if complete != len(data):
-            f.truncate(complete)
-    for line in data[:complete].splitlines():
-        entry = json.loads(line)
-        entries[entry["image"]] = entry
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # the last line of a file whose writer was killed
+                entries[entry["image"]] = entry
     return entries
 
 
+def _finished(out_dir: str, entry: Optional[dict]) -> bool:
+    return bool(entry) and not entry["error"] and os.path.exists(labels_path(out_dir, entry["image"]))
+
+
 def done_images(out_dir: str, images: Sequence[str]) -> List[str]:
-    """The images a previous run finished: an error-free manifest line and the label PNG."""
-    entries = _read_manifest(os.path.join(out_dir, MANIFEST))
-    return [i for i in images
-            if i in entries and not entries[i]["error"] and os.path.exists(labels_path(out_dir, i))]
+    """The images a previous run finished: an error-free manifest entry and the label PNG."""
+    entries = _read_entries(out_dir)
+    return [i for i in images if _finished(out_dir, entries.get(i))]
 
 
-def _rewrite_manifest(out_dir: str, done: Sequence[str]) -> None:
-    """Keeps the manifest lines of the finished images only (one each), atomically, so that after
-    the run every image has exactly one line."""
+def _consolidate_manifest(out_dir: str, images: Sequence[str]) -> None:
+    """Rewrites OUT/manifest.jsonl atomically with one line per image that has an entry (a
+    finished one, or the error of its last try), in input order, and removes the parts."""
+    entries = _read_entries(out_dir)
     path = os.path.join(out_dir, MANIFEST)
-    entries = _read_manifest(path)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(entries[i]) + "\n" for i in done)
-    os.replace(tmp, path)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        for image in images:
+            entry = entries.get(image)
+            if entry and (entry["error"] or _finished(out_dir, entry)):
+                f.write(json.dumps(entry) + "\n")
+    os.replace(path + ".tmp", path)
+    parts = os.path.join(out_dir, PARTS)
+    if os.path.isdir(parts):
+        for name in os.listdir(parts):
+            os.remove(os.path.join(parts, name))
+        os.rmdir(parts)
 
 
 class SegmentBatch:
@@ -109,6 +128,17 @@ class SegmentBatch:
         self.out_dir = out_dir
         self.batch = batch
         self.options = segment_options
+        os.makedirs(os.path.join(out_dir, PARTS), exist_ok=True)
+        # One file per actor (no two writers share one); a line goes in after the image's PNG.
+        self.part = open(os.path.join(out_dir, PARTS, f"{uuid.uuid4().hex}.jsonl"), "a", encoding="utf-8")
+
+    def _record(self, row: dict) -> dict:
+        entry = dict(row)
+        for key in ("classes_present", "selected", "timings_ms"):
+            entry[key] = json.loads(entry[key])
+        self.part.write(json.dumps(entry) + "\n")
+        self.part.flush()
+        return row
 
     def _row(self, image: str, result) -> dict:
         names = self.classes.names
@@ -138,9 +168,9 @@ class SegmentBatch:
             for k, image in enumerate(group):
                 try:
                     result = results[k] if results else self.model.segment(image, self.classes, **self.options)
-                    rows.append(self._row(image, result))
+                    rows.append(self._record(self._row(image, result)))
                 except errseg.Error as e:
-                    rows.append(self._failed(image, e))
+                    rows.append(self._record(self._failed(image, e)))
         return {key: [row[key] for row in rows] for key in rows[0]}
 
 
@@ -156,11 +186,10 @@ def segment_images(images, model: str, classes: Union[str, List[str]], out_dir: 
     images = list_images(images)
     _check_unique_outputs(images)
     os.makedirs(out_dir, exist_ok=True)
-    done = done_images(out_dir, images)
-    _rewrite_manifest(out_dir, done)
-    finished = set(done)
+    _consolidate_manifest(out_dir, images)  # takes in what an interrupted run recorded
+    finished = set(done_images(out_dir, images))
     todo = [i for i in images if i not in finished]
-    summary = {"total": len(images), "skipped": len(done), "written": 0, "failed": 0}
+    summary = {"total": len(images), "skipped": len(finished), "written": 0, "failed": 0}
     if not todo:
         return summary
     if not ray.is_initialized():
@@ -168,22 +197,17 @@ def segment_images(images, model: str, classes: Union[str, List[str]], out_dir: 
     ray.data.DataContext.get_current().enable_progress_bars = progress
     if actors is None:
         actors = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads_per_actor)
-    dataset = ray.data.from_items([{"image": i} for i in todo], override_num_blocks=max(1, len(todo) // rows_per_task))
+    blocks = min(len(todo), max(actors, -(-len(todo) // rows_per_task)))  # every actor gets work
+    dataset = ray.data.from_items([{"image": i} for i in todo], override_num_blocks=blocks)
     dataset = dataset.map_batches(
         SegmentBatch, batch_size=rows_per_task, concurrency=actors, num_cpus=threads_per_actor,
         fn_constructor_kwargs=dict(model=model, classes=classes, out_dir=out_dir, threads=threads_per_actor,
                                    batch=batch, **segment_options))
-    # The driver appends one line per finished image, after its PNG was written.
-    with open(os.path.join(out_dir, MANIFEST), "a", encoding="utf-8") as manifest:
-        for row in dataset.iter_rows():
-            entry = dict(row)
-            for key in ("classes_present", "selected", "timings_ms"):
-                entry[key] = json.loads(entry[key])
-            manifest.write(json.dumps(entry) + "\n")
-            manifest.flush()
-            summary["failed" if entry["error"] else "written"] += 1
-            if entry["error"]:
-                print(f"errseg.ray_segment: error: {entry['image']}: {entry['error']}", file=sys.stderr)
+    for row in dataset.iter_rows():  # the rows only count here: the actors keep the records
+        summary["failed" if row["error"] else "written"] += 1
+        if row["error"]:
+            print(f"errseg.ray_segment: error: {row['image']}: {row['error']}", file=sys.stderr)
+    _consolidate_manifest(out_dir, images)
     return summary
 
 

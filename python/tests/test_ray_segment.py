@@ -61,12 +61,14 @@ def test_ray_run_matches_cli_and_resumes(local_ray, cli, model_path, tmp_path):
             assert abs(sum(c["pixel_fraction"] for c in e["classes_present"]) - 1) < 1e-9
         written = [n for n in os.listdir(out) if n.endswith("_labels.png")]
         assert len(written) == len(good) and not [n for n in os.listdir(out) if "tmp" in n]
+        assert not os.path.exists(os.path.join(out, rs.PARTS))  # merged into the manifest
 
     check_outputs()
     mtimes = {p: os.stat(rs.labels_path(out, p)).st_mtime_ns for p in good}
 
     # Simulated interruption: three label PNGs lost, two images' manifest lines lost (their PNGs
-    # were written), the manifest's last line cut in half.
+    # were written), the manifest's last line cut in half, and one image recorded only in the
+    # part file of an actor that was killed before the run ended (done: not redone).
     lost_png = good[3:6]
     for p in lost_png:
         os.remove(rs.labels_path(out, p))
@@ -74,14 +76,18 @@ def test_ray_run_matches_cli_and_resumes(local_ray, cli, model_path, tmp_path):
     lost_line = [e["image"] for e in entries if e["image"] in good[10:12]]
     kept = [e for e in entries if e["image"] not in lost_line]
     last = json.dumps(kept[-1])
-    with open(os.path.join(out, rs.MANIFEST), "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(e) + "\n" for e in kept[:-1])
-        f.write(last[: len(last) // 2])
     cut = kept[-1]["image"]
+    in_part = [e for e in kept[:-1] if e["image"] == good[20]]
+    os.makedirs(os.path.join(out, rs.PARTS))
+    with open(os.path.join(out, rs.PARTS, "killed-actor.jsonl"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(in_part[0]) + "\n" + '{"image": "cut sh')
+    with open(os.path.join(out, rs.MANIFEST), "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(e) + "\n" for e in kept[:-1] if e["image"] != good[20])
+        f.write(last[: len(last) // 2])
     redo = set(lost_png) | set(lost_line) | ({cut} if not cut.endswith("broken.png") else set())
 
     summary = rs.segment_images(str(folder), model_path, "ade150", out, actors=2)
-    assert summary["written"] == len(redo) and summary["failed"] == 1
+    assert good[20] not in redo and summary["written"] == len(redo) and summary["failed"] == 1
     assert summary["skipped"] == len(good) - len(redo)
     check_outputs()
     for p in good:
