@@ -16,8 +16,9 @@ has an error-free line *and* its label PNG exists (PNGs are written atomically, 
 one is complete).
 
 On a multi-node cluster, install errseg on every node, put the images, the model and OUT on a
-filesystem every node mounts at the same path, and run the same call on the head node (or pass
-``address="ray://head:10001"`` / set RAY_ADDRESS): Ray Data spreads the actors over the nodes.
+filesystem every node mounts at the same path, and run the same call on the head node (it joins
+the running cluster; ``address=`` / RAY_ADDRESS to name one): Ray Data spreads the actors over
+the nodes.
 """
 
 import argparse
