@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Python package vs the CLI on the same images: per-image time of `errseg segment`, of
 ErrSeg.segment + write_label_png in one Python process, the binding's own overhead (wall time of
-a segment call minus the library's timings["total"]), and Ray Data (errseg.ray_segment) on a
+a segment call minus the library's timings["total"], for a path and for an array), and Ray Data (errseg.ray_segment) on a
 local Ray with --cpus CPUs.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_vs_cli.py --cli build/errseg \\
@@ -82,6 +82,15 @@ def main():
           f"({100 * (tp / len(images) / cli_per_image - 1):+.1f} % vs CLI), {len(images) / tp:.1f} images/s; "
           f"segment() call minus library total: median {statistics.median(overhead):.2f} ms "
           f"(decoding the file included); label PNGs identical to the CLI's: {same}")
+
+    arrays = [errseg.load_image(p) for p in images[:2]]
+    array_overhead = []
+    for k in range(len(images)):
+        t = time.perf_counter()
+        r = model.segment(arrays[k % 2], classes)
+        array_overhead.append(1000 * (time.perf_counter() - t) - r.timings["total"])
+    print(f"Python, array input: segment() call minus library total: median {statistics.median(array_overhead):.2f} ms "
+          f"(argument checks, one copy of the pixels, GIL release, result object)")
 
     if a.no_ray:
         return

@@ -13,8 +13,6 @@ library computes, so Python threads can segment at once (the model is shared rea
 import os as _os
 from typing import Sequence, Union
 
-import numpy as _np  # noqa: F401  (arrays returned by the module are NumPy arrays)
-
 from ._errseg import (  # noqa: F401
     Classes,
     Clip,

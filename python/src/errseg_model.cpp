@@ -78,7 +78,8 @@ public:
     std::vector<SegmentResult> segment_many(nb::handle images, nb::handle classes, const SegmentOptionsArgs& args) const {
         const models::SegmentOptions opt = args.options();
         const Classes c = classes_argument(classes);
-        ERRSEG_CHECK(!nb::isinstance<nb::str>(images), "segment_batch takes a list of images, not one path");
+        ERRSEG_CHECK(!nb::isinstance<nb::str>(images) && nb::hasattr(images, "__iter__"),
+                     "segment_batch takes a list of images, not one path or ", nb::type_name(images.type()).c_str());
         std::vector<Image> decoded;
         for (nb::handle image : images) decoded.push_back(image_argument(image, args.exif_rule(), args.max_pixels));
         ERRSEG_CHECK(!decoded.empty(), "segment_batch: no images");
@@ -100,6 +101,14 @@ SegmentOptionsArgs options_from(std::optional<int64_t> top_k, bool keep_probs, b
     a.exif = exif;
     a.max_pixels = max_pixels;
     return a;
+}
+
+// segment and segment_batch: the image argument(s), the classes, the same keyword options.
+template <class Func>
+void def_segment(nb::class_<PyErrSeg>& cls, const char* name, const char* images, Func&& func, const char* doc) {
+    cls.def(name, std::forward<Func>(func), nb::arg(images).none(), nb::arg("classes"), nb::kw_only(),
+            nb::arg("top_k") = nb::none(), nb::arg("keep_probs") = false, nb::arg("upstream_resize") = false,
+            nb::arg("crm_ties") = "torch-cpu", nb::arg("exif") = true, nb::arg("max_pixels") = kMaxImagePixels, doc);
 }
 
 }  // namespace
@@ -130,7 +139,8 @@ void bind_errseg(nb::module_& m) {
             return d;
         }, "milliseconds per stage, and 'total'");
 
-    nb::class_<PyErrSeg>(m, "ErrSeg", "An ERR-Seg model (a converted .safetensors file) on the CPU.")
+    auto errseg_class = nb::class_<PyErrSeg>(m, "ErrSeg", "An ERR-Seg model (a converted .safetensors file) on the CPU.");
+    errseg_class
         .def(nb::init<const std::string&, std::optional<int>>(), nb::arg("path"), nb::arg("threads") = nb::none(),
              "Loads a model. threads: the process-wide CPU thread count (default: all cores).")
         .def_prop_ro("embed_dim", [](const PyErrSeg& s) { return s.model().config().embed_dim; })
@@ -139,36 +149,29 @@ void bind_errseg(nb::module_& m) {
              "A built-in vocabulary name (ade150, ade847, pc59, pc459, voc20, voc20b, coco), a file, "
              "\"a,b,c\" or a list of names -> Classes (cached per vocabulary).")
         .def(
-            "segment",
-            [](const PyErrSeg& s, nb::handle image, nb::handle classes, std::optional<int64_t> top_k, bool keep_probs,
-               bool upstream_resize, const std::string& crm_ties, bool exif, int64_t max_pixels) {
-                nb::list one;
-                one.append(image);
-                return std::move(s.segment_many(one, classes,
-                                                 options_from(top_k, keep_probs, upstream_resize, crm_ties, exif, max_pixels))
-                                     .front());
-            },
-            nb::arg("image").none(), nb::arg("classes"), nb::kw_only(), nb::arg("top_k") = nb::none(),
-            nb::arg("keep_probs") = false, nb::arg("upstream_resize") = false, nb::arg("crm_ties") = "torch-cpu",
-            nb::arg("exif") = true, nb::arg("max_pixels") = kMaxImagePixels,
-            "Segments one image (H x W x 3 uint8 array, or a path) with Classes or a vocabulary.")
-        .def(
-            "segment_batch",
-            [](const PyErrSeg& s, nb::sequence images, nb::handle classes, std::optional<int64_t> top_k, bool keep_probs,
-               bool upstream_resize, const std::string& crm_ties, bool exif, int64_t max_pixels) {
-                return s.segment_many(images, classes,
-                                      options_from(top_k, keep_probs, upstream_resize, crm_ties, exif, max_pixels));
-            },
-            nb::arg("images"), nb::arg("classes"), nb::kw_only(), nb::arg("top_k") = nb::none(),
-            nb::arg("keep_probs") = false, nb::arg("upstream_resize") = false, nb::arg("crm_ties") = "torch-cpu",
-            nb::arg("exif") = true, nb::arg("max_pixels") = kMaxImagePixels,
-            "Segments several images with one image-encoder pass; result i is segment(images[i]).")
-        .def(
             "tokenize",
             [](const PyErrSeg& s, const std::vector<std::string>& texts, int context_length) {
                 return numpy_owning<int32_t>(s.model().tokenizer().tokenize_batch(texts, context_length));
             },
             nb::arg("texts"), nb::arg("context_length") = 77, "CLIP BPE ids with this model's vocabulary, N x L int32.");
+
+    def_segment(errseg_class, "segment", "image",
+                [](const PyErrSeg& s, nb::handle image, nb::handle classes, std::optional<int64_t> top_k,
+                   bool keep_probs, bool upstream_resize, const std::string& crm_ties, bool exif, int64_t max_pixels) {
+                    nb::list one;
+                    one.append(image);
+                    return std::move(s.segment_many(one, classes, options_from(top_k, keep_probs, upstream_resize,
+                                                                               crm_ties, exif, max_pixels))
+                                         .front());
+                },
+                "Segments one image (H x W x 3 uint8 array, or a path) with Classes or a vocabulary.");
+    def_segment(errseg_class, "segment_batch", "images",
+                [](const PyErrSeg& s, nb::handle images, nb::handle classes, std::optional<int64_t> top_k,
+                   bool keep_probs, bool upstream_resize, const std::string& crm_ties, bool exif, int64_t max_pixels) {
+                    return s.segment_many(images, classes, options_from(top_k, keep_probs, upstream_resize, crm_ties,
+                                                                        exif, max_pixels));
+                },
+                "Segments several images with one image-encoder pass; result i is segment(images[i]).");
 }
 
 }  // namespace errseg::python

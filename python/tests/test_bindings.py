@@ -95,6 +95,10 @@ def test_library_errors_raise_with_message(model, model_path, tmp_path):
         errseg.write_label_png(tmp_path / "x.png", np.full((2, 2), 5, np.int32), 3)
     with pytest.raises(errseg.Error, match="not one path"):
         model.segment_batch(IMAGES[0], "cat,dog")
+    with pytest.raises(errseg.Error, match="list of images"):
+        model.segment_batch(None, "cat,dog")
+    with pytest.raises(errseg.Error, match="no images"):
+        model.segment_batch([], "cat,dog")
 
 
 def test_two_threads_give_the_serial_results(model):
