@@ -63,15 +63,9 @@ int cmd_classify(int argc, char** argv) {
     ERRSEG_CHECK(!args.positionals().empty(), "no image given (see errseg classify --help)");
     set_num_threads(int(args.get_int("threads", 1, 1024)));
     auto labels = resolve_vocabulary(args.get("labels"), builtin_vocabulary);
-    const std::string tmpl = args.get("template");
-    const size_t slot = tmpl.find("{}");
-    std::vector<std::string> prompts;
-    for (const auto& l : labels) prompts.push_back(slot == std::string::npos ? tmpl + " " + l : tmpl.substr(0, slot) + l + tmpl.substr(slot + 2));
     auto clip = models::Clip::load(args.get("model"));
-    Tensor text = ops::l2_normalize(clip.encode_text(prompts));
-    Tensor img = ops::l2_normalize(embed_images(clip, args.positionals(), args.flag_set("quiet")));
-    Tensor logits = ops::scale(ops::matmul(img, text, /*trans_b=*/true), float(clip.logit_scale()));
-    Tensor probs = ops::softmax(logits, -1);
+    Tensor probs = models::zero_shot_probs(clip, embed_images(clip, args.positionals(), args.flag_set("quiet")),
+                                           models::prompts_from_template(args.get("template"), labels));
     const int64_t top = std::min<int64_t>(args.get_int("top", 1, 1000000), int64_t(labels.size()));
     auto best = ops::topk(probs, top);
     const float* pv = best.values.data<float>();

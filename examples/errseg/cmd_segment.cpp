@@ -18,6 +18,7 @@
 #include "errseg/io/atomic_file.hpp"
 #include "errseg/io/image.hpp"
 #include "errseg/io/json.hpp"
+#include "errseg/io/label_map.hpp"
 #include "errseg/io/npy.hpp"
 #include "errseg/render/overlay.hpp"
 #include "errseg/models/errseg/class_embeddings_file.hpp"
@@ -33,21 +34,6 @@ namespace fs = std::filesystem;
 namespace errseg::cli {
 
 namespace {
-
-void write_label_png(const std::string& path, const Tensor& labels, size_t num_classes) {
-    const int h = int(labels.size(0)), w = int(labels.size(1));
-    const int32_t* l = labels.data<int32_t>();
-    const size_t n = size_t(h) * size_t(w);
-    if (num_classes <= 255) {
-        std::vector<uint8_t> px(n);
-        for (size_t i = 0; i < n; ++i) px[i] = uint8_t(l[i]);
-        write_png(path, w, h, 1, px.data());
-    } else {
-        std::vector<uint16_t> px(n);
-        for (size_t i = 0; i < n; ++i) px[i] = uint16_t(l[i]);
-        write_png16(path, w, h, px.data());
-    }
-}
 
 json::Value summary_json(const std::string& image_path, const Image& img, const std::vector<std::string>& names,
                          const models::SegmentResult& r, double total_ms) {
@@ -149,7 +135,8 @@ std::string write_outputs(const SegmentJob& job, const ImageSlot& slot) {
         if (stage == "total") ms = t;
     std::vector<std::string> written;
     try {
-        write_label_png(stem + "_labels.png", result.labels, names.size());
+        write_label_png(stem + "_labels.png", result.labels.data<int32_t>(), int(result.labels.size(1)),
+                        int(result.labels.size(0)), names.size());
         written.push_back(stem + "_labels.png");
 
         std::vector<int64_t> present;

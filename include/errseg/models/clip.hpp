@@ -101,4 +101,23 @@ private:
     int64_t image_size_ = 0;
 };
 
+// Prompts for zero-shot classification: `{}` in the template is replaced by each label (no
+// `{}`: the label is appended after a space).
+inline std::vector<std::string> prompts_from_template(const std::string& tmpl, const std::vector<std::string>& labels) {
+    const size_t slot = tmpl.find("{}");
+    std::vector<std::string> prompts;
+    for (const std::string& l : labels)
+        prompts.push_back(slot == std::string::npos ? tmpl + " " + l : tmpl.substr(0, slot) + l + tmpl.substr(slot + 2));
+    return prompts;
+}
+
+// CLIP zero-shot classification: softmax over prompts of logit_scale x cosine similarity.
+// image_embeddings [N, E] (Clip::encode_image) -> probabilities [N, prompts].
+inline Tensor zero_shot_probs(const Clip& clip, const Tensor& image_embeddings, const std::vector<std::string>& prompts) {
+    const Tensor text = ops::l2_normalize(clip.encode_text(prompts));
+    const Tensor logits = ops::scale(ops::matmul(ops::l2_normalize(image_embeddings), text, /*trans_b=*/true),
+                                     float(clip.logit_scale()));
+    return ops::softmax(logits, -1);
+}
+
 }  // namespace errseg::models
