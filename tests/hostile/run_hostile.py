@@ -346,7 +346,7 @@ def build_cases(bin_path, models, work):
 
     def block_json(out):
         os.makedirs(os.path.join(out, "sample_400x300.json", "keep"), exist_ok=True)
-    add(case("output_write_fails_leaves_nothing", seg(tiny), "cannot rename", setup=block_json))
+    add(case("output_write_fails_leaves_nothing", seg(tiny), "a directory has that name", setup=block_json))
 
     # ---- tokenizer CLI: a name longer than the context is truncated to it, ending in EOT ----
     add(case("tokenize_truncates_to_context", ["tokenize", "--model", tiny, long_names.split(",")[0]], "", rc=0,
