@@ -23,6 +23,8 @@ import sys
 import zipfile
 import zlib
 
+from output_cases import build_output_cases
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CONVERTER = os.path.join(REPO, "weights_converter", "convert.py")
@@ -347,6 +349,7 @@ def build_cases(bin_path, models, work):
     def block_json(out):
         os.makedirs(os.path.join(out, "sample_400x300.json", "keep"), exist_ok=True)
     add(case("output_write_fails_leaves_nothing", seg(tiny), "a directory has that name", setup=block_json))
+    cases.extend(build_output_cases(case, tiny, SAMPLE, files))
 
     # ---- tokenizer CLI: a name longer than the context is truncated to it, ending in EOT ----
     add(case("tokenize_truncates_to_context", ["tokenize", "--model", tiny, long_names.split(",")[0]], "", rc=0,
