@@ -24,6 +24,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
 PIP="/usr/bin/python3 -m pip install -q --break-system-packages --disable-pip-version-check"
 $PIP --no-deps "open_clip_torch==2.24.0" "timm==0.9.16"
 $PIP "ftfy==6.3.1" "huggingface_hub<1.0" "safetensors<0.6"
+# pycocotools: the reference for `segment --format sem-seg`'s COCO RLE (tests/cli/test_segment_outputs.sh).
+$PIP --no-deps "pycocotools==2.0.11"
 # Versions through package metadata (open_clip 2.24 has no __version__ attribute).
 /usr/bin/python3 - <<'PY'
 import importlib.metadata as md

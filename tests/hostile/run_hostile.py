@@ -311,7 +311,10 @@ def build_cases(bin_path, models, work):
              "truncated BMP image (1815x23813 at 1 bits per pixel needs"))
     add(case("image_gif", seg(tiny, image=raw("anim.gif", b"GIF89a" + b"\x00" * 32)), "GIF images are not supported"))
     add(case("image_not_an_image", seg(tiny, image=raw("text.png", b"hello, I am text")), "not a readable image"))
-    add(case("image_is_directory", seg(tiny, image=files), "cannot read image file"))
+    # A directory is an input folder (its images); one without any image is refused.
+    os.makedirs(f("no_images.png"), exist_ok=True)
+    raw("no_images.png/readme.txt", b"no image here")
+    add(case("image_is_directory_without_images", seg(tiny, image=f("no_images.png")), "no input image found"))
 
     # ---- vocabularies ----
     add(case("vocab_empty_inline", seg(tiny, classes=""), "the vocabulary is empty"))
