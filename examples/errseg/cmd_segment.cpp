@@ -238,6 +238,7 @@ int segment_on_gpu(int device, DType precision, const std::string& model_path, c
 std::vector<std::string> select_images(const std::vector<std::string>& all, const Shard& shard, bool skip_existing,
                                        const SegmentJob& job) {
     std::vector<std::string> out;
+    size_t skipped = 0;
     const std::vector<std::string> required = output_suffixes(job.formats);
     for (const std::string& path : all) {
         const std::string name = output_name(path);
@@ -247,11 +248,14 @@ std::vector<std::string> select_images(const std::vector<std::string>& all, cons
             if (!record.is_null()) {
                 if (job.manifest) job.manifest->append(manifest_line(path, "skipped", record, ""));
                 if (!isatty(2) || job.quiet) std::cout << path << " -> skipped (complete outputs exist)\n";
+                ++skipped;
                 continue;
             }
         }
         out.push_back(path);
     }
+    if (skipped && isatty(2) && !job.quiet)
+        std::cerr << "errseg segment: " << skipped << " image(s) with complete outputs skipped\n";
     return out;
 }
 
