@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
-#include <map>
 #include <unistd.h>
 
 #include "cli_args.hpp"
@@ -77,7 +76,7 @@ struct ImageSlot {
     std::string path;
     Image image;
     models::SegmentResult result;
-    std::string error;  // non-empty: this image failed (nothing of it is written)
+    std::string error;  // non-empty: this image failed (no new output set of it is published)
 };
 
 std::string error_text(const std::exception& e) {
