@@ -190,7 +190,7 @@ for i in $(seq -w 0 29); do cp "$FIX/sample_400x300.png" "$WORK/many/m$i.png"; d
 # (the binary itself in the background, so that $! is its pid, not a subshell's)
 "$BIN" segment --model "$MODEL" --classes "$VOCAB" --quiet --format labels,palette,overlay,logits,sem-seg "$WORK/many" -o "$WORK/killed" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 6000); do  # up to ~2 min on a slow machine
   [ "$(ls "$WORK/killed" 2>/dev/null | grep -c '^m[0-9]*\.json$')" -ge 3 ] && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.02
