@@ -34,6 +34,8 @@ $PIP "ftfy==6.3.1" "huggingface_hub<1.0" "safetensors<0.6"
 NUMPY_PIN="$(mktemp)"; /usr/bin/python3 -c 'import numpy; print("numpy==" + numpy.__version__)' > "$NUMPY_PIN"
 $PIP -c "$NUMPY_PIN" "nanobind>=2.0" "scikit-build-core>=0.10" "ray[data]>=2.40" "pyarrow<23"
 rm -f "$NUMPY_PIN"
+# pycocotools: the reference for `segment --format sem-seg`'s COCO RLE (tests/cli/test_segment_outputs.sh).
+$PIP --no-deps "pycocotools==2.0.11"
 # Versions through package metadata (open_clip 2.24 has no __version__ attribute).
 /usr/bin/python3 - <<'PY'
 import importlib.metadata as md

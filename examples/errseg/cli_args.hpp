@@ -1,6 +1,8 @@
 // A small command-line parser for the errseg verbs: --name VALUE / --name=VALUE options,
 // boolean flags, positionals, and a generated --help text.
 #pragma once
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -115,23 +117,40 @@ private:
     std::vector<std::string> positionals_;
 };
 
-// Progress bar on stderr for multi-item runs (only when stderr is a terminal or forced).
+// Progress bar on stderr for multi-item runs (only when stderr is a terminal or forced): items
+// done, items per second and the estimated time left.
 class Progress {
 public:
-    Progress(size_t total, bool enabled) : total_(total), enabled_(enabled && total > 1) {}
+    Progress(size_t total, bool enabled)
+        : total_(total), enabled_(enabled && total > 1), start_(std::chrono::steady_clock::now()) {}
     void step(const std::string& label) {
         ++done_;
         if (!enabled_) return;
         const int width = 30;
         int filled = int(double(done_) / double(total_) * width);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        const double rate = s > 0 ? double(done_) / s : 0;
+        char stats[64];
+        std::snprintf(stats, sizeof stats, "%.2f/s ETA %s", rate,
+                      rate > 0 ? clock_text(double(total_ - done_) / rate).c_str() : "?");
         std::cerr << "\r[" << std::string(size_t(filled), '#') << std::string(size_t(width - filled), '.') << "] "
-                  << done_ << "/" << total_ << " " << label.substr(0, 40) << "\x1b[K" << std::flush;
+                  << done_ << "/" << total_ << " " << stats << " " << label.substr(0, 40) << "\x1b[K" << std::flush;
         if (done_ == total_) std::cerr << "\n";
+    }
+
+    // 75 -> "1:15", 3725 -> "1:02:05".
+    static std::string clock_text(double seconds) {
+        const long t = long(seconds + 0.5), h = t / 3600, m = t / 60 % 60, sec = t % 60;
+        char buf[32];
+        if (h > 0) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", h, m, sec);
+        else std::snprintf(buf, sizeof buf, "%ld:%02ld", m, sec);
+        return buf;
     }
 
 private:
     size_t total_, done_ = 0;
     bool enabled_;
+    std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace errseg::cli

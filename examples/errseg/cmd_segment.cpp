@@ -1,7 +1,8 @@
-// errseg segment: image(s) + vocabulary -> label map PNG, colour overlay PNG, JSON summary
-// (and optionally the decoder's raw logits as .npy), all written atomically; an image whose
-// processing fails leaves none of its outputs. Resource limits (--max-classes, --max-pixels,
-// --max-memory): docs/LIMITS.md.
+// errseg segment: images (files, directories, @lists; optionally one --shard of them) +
+// vocabulary -> per image the outputs chosen by --format (segment_outputs.hpp), published as
+// one unit with the JSON record written last; --skip-existing resumes, --manifest logs the run.
+// Resource limits (--max-classes, --max-pixels, --max-memory) and the output contract:
+// docs/LIMITS.md.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -9,7 +10,6 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
-#include <map>
 #include <unistd.h>
 
 #include "cli_args.hpp"
@@ -20,10 +20,12 @@
 #include "errseg/io/json.hpp"
 #include "errseg/io/label_map.hpp"
 #include "errseg/io/npy.hpp"
-#include "errseg/render/overlay.hpp"
 #include "errseg/models/errseg/class_embeddings_file.hpp"
 #include "errseg/named_vocabulary.hpp"
 #include "errseg/vocabulary.hpp"
+#include "run_manifest.hpp"
+#include "segment_inputs.hpp"
+#include "segment_outputs.hpp"
 #ifdef ERRSEG_WITH_CUDA
 #include "errseg/cuda/cuda_backend.hpp"
 #include "errseg/cuda/device.hpp"
@@ -34,45 +36,6 @@ namespace fs = std::filesystem;
 namespace errseg::cli {
 
 namespace {
-
-json::Value summary_json(const std::string& image_path, const Image& img, const std::vector<std::string>& names,
-                         const models::SegmentResult& r, double total_ms) {
-    const int32_t* l = r.labels.data<int32_t>();
-    const size_t n = size_t(r.labels.numel());
-    std::map<int64_t, size_t> counts;
-    for (size_t i = 0; i < n; ++i) ++counts[l[i]];
-    std::vector<std::pair<size_t, int64_t>> order;
-    for (auto& [c, k] : counts) order.push_back({k, c});
-    std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-
-    json::Value j = json::Value::object();
-    j.set("image", image_path);
-    j.set("width", img.width);
-    j.set("height", img.height);
-    j.set("num_classes", int64_t(names.size()));
-    json::Value present = json::Value::array();
-    for (auto& [k, c] : order) {
-        json::Value e = json::Value::object();
-        e.set("index", c);
-        e.set("name", names[size_t(c)]);
-        e.set("pixel_fraction", double(k) / double(n));
-        present.push_back(e);
-    }
-    j.set("classes_present", present);
-    json::Value sel = json::Value::array();
-    for (int64_t c : r.selected) {
-        json::Value e = json::Value::object();
-        e.set("index", c);
-        e.set("name", names[size_t(c)]);
-        sel.push_back(e);
-    }
-    j.set("selected_classes", sel);
-    json::Value t = json::Value::object();
-    for (auto& [stage, ms] : r.timings_ms) t.set(stage, ms);
-    t.set("total", total_ms);
-    j.set("timings_ms", t);
-    return j;
-}
 
 // Memory the run needs beyond the model itself, in bytes: the parts that grow with the number
 // of classes T (the stride-4 logits T x S/4 x S/4 and the stride-16 cost maps of all classes,
@@ -109,7 +72,9 @@ struct SegmentJob {
     bool upstream_resize = false;
     ExifOrientation exif = ExifOrientation::Apply;
     std::string class_embeddings_path;
-    bool save_logits = false, quiet = false;
+    OutputFormats formats;
+    RunManifest* manifest = nullptr;
+    bool quiet = false;
 };
 
 // One input image on its way through the pipeline: decoded, then segmented, or failed.
@@ -117,55 +82,27 @@ struct ImageSlot {
     std::string path;
     Image image;
     models::SegmentResult result;
-    std::string error;  // non-empty: this image failed (nothing of it is written)
+    std::string error;  // non-empty: this image failed (no new output set of it is published)
 };
 
 std::string error_text(const std::exception& e) {
     return dynamic_cast<const std::bad_alloc*>(&e) != nullptr ? "out of memory" : e.what();
 }
 
-// Writes one image's outputs, all or none: the files written before a failure are removed
-// again (the failing write itself leaves nothing: writes are atomic). Returns the summary line.
+// Writes one image's outputs as a unit (segment_outputs.hpp) and logs it; returns the line for stdout.
 std::string write_outputs(const SegmentJob& job, const ImageSlot& slot) {
-    const std::vector<std::string>& names = job.names;
-    const models::SegmentResult& result = slot.result;
-    const std::string stem = (fs::path(job.out_dir) / fs::path(slot.path).stem()).string();
-    double ms = 0;
-    for (const auto& [stage, t] : result.timings_ms)
-        if (stage == "total") ms = t;
-    std::vector<std::string> written;
-    try {
-        write_label_png(stem + "_labels.png", result.labels.data<int32_t>(), int(result.labels.size(1)),
-                        int(result.labels.size(0)), names.size());
-        written.push_back(stem + "_labels.png");
-
-        std::vector<int64_t> present;
-        {
-            std::vector<size_t> counts(names.size(), 0);
-            const int32_t* l = result.labels.data<int32_t>();
-            for (int64_t i = 0; i < result.labels.numel(); ++i) ++counts[size_t(l[i])];
-            for (size_t c = 0; c < counts.size(); ++c)
-                if (counts[c]) present.push_back(int64_t(c));
-            std::stable_sort(present.begin(), present.end(), [&](int64_t a, int64_t b) { return counts[size_t(a)] > counts[size_t(b)]; });
-        }
-        Image overlay = render_overlay(slot.image, result.labels.data<int32_t>(), names, present);
-        write_png(stem + "_overlay.png", overlay.width, overlay.height, 3, overlay.rgb.data());
-        written.push_back(stem + "_overlay.png");
-        if (job.save_logits) {
-            write_npy(stem + "_logits.npy", result.logits);
-            written.push_back(stem + "_logits.npy");
-        }
-        json::Value summary = summary_json(slot.path, slot.image, names, result, ms);
-        summary.set("vocabulary", job.vocabulary.name);
-        summary.set("top_k", int64_t(result.selected.size()));  // the K CRM used: min(K, T)
-        summary.set("top_k_source", job.top_k_source);
-        std::string js = summary.dump(2) + "\n";
-        write_file_atomic(stem + ".json", js.data(), js.size());
-    } catch (...) {
-        for (const std::string& f : written) std::remove(f.c_str());
-        throw;
-    }
-    return slot.path + " -> " + stem + "_{labels,overlay}.png, .json (" + std::to_string(int(ms)) + " ms)";
+    json::Value run_fields = json::Value::object();
+    run_fields.set("vocabulary", job.vocabulary.name);
+    run_fields.set("top_k", int64_t(slot.result.selected.size()));  // the K CRM used: min(K, T)
+    run_fields.set("top_k_source", job.top_k_source);
+    const json::Value record =
+        write_image_outputs(job.out_dir, job.formats, job.names, slot.path, slot.image, slot.result, run_fields);
+    if (job.manifest) job.manifest->append(manifest_line(slot.path, "ok", record, ""));
+    std::string line = slot.path + " ->";
+    for (const json::Value& f : record["outputs"].as_array())
+        line += " " + (fs::path(job.out_dir) / f["file"].as_string()).string() + ",";
+    line += " " + (fs::path(job.out_dir) / (output_name(slot.path) + kRecordSuffix)).string();
+    return line + " (" + std::to_string(int(record["timings_ms"]["total"].as_number())) + " ms)";
 }
 
 // The images go through a three-stage pipeline, `job.batch` at a time: while batch i is
@@ -229,6 +166,7 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
             if (!slot.error.empty()) {
                 std::cerr << "errseg segment: error: " << slot.path << ": " << slot.error << "\n";
                 ++failures;
+                if (job.manifest) job.manifest->append(manifest_line(slot.path, "failed", json::Value(), slot.error));
             }
             progress.step(fs::path(slot.path).filename().string());
         }
@@ -304,19 +242,55 @@ int segment_on_gpu(int device, DType precision, const std::string& model_path, c
 #endif
 }
 
+// The images this run segments: those of its shard, less (with --skip-existing) those whose
+// outputs are complete already (a record listing every file this run would write, all present).
+std::vector<std::string> select_images(const std::vector<std::string>& all, const Shard& shard, bool skip_existing,
+                                       const SegmentJob& job) {
+    std::vector<std::string> out;
+    size_t skipped = 0;
+    const std::vector<std::string> required = output_suffixes(job.formats);
+    for (const std::string& path : all) {
+        const std::string name = output_name(path);
+        if (!in_shard(name, shard)) continue;
+        if (skip_existing) {
+            const json::Value record = OutputSet::read_complete_record(job.out_dir, name, kRecordSuffix, required);
+            if (!record.is_null()) {
+                if (job.manifest) job.manifest->append(manifest_line(path, "skipped", record, ""));
+                if (!isatty(2) || job.quiet) std::cout << path << " -> skipped (complete outputs exist)\n";
+                ++skipped;
+                continue;
+            }
+        }
+        out.push_back(path);
+    }
+    if (skipped && isatty(2) && !job.quiet)
+        std::cerr << "errseg segment: " << skipped << " image(s) with complete outputs skipped\n";
+    return out;
+}
+
 }  // namespace
 
 int cmd_segment(int argc, char** argv) {
-    Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. For each IMAGE writes into OUTDIR:\n"
-              "  <name>_labels.png   class index per pixel (8-bit for <= 255 classes, else 16-bit)\n"
-              "  <name>_overlay.png  the image blended with class colours, with a legend\n"
-              "  <name>.json         classes present with pixel fractions, CRM-selected classes, timings\n"
-              "  <name>_logits.npy   (with --save-logits) decoder logits, T x h x w float32, before sigmoid",
-              "--model M.safetensors --classes VOCAB [options] IMAGE... -o OUTDIR");
+    Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. INPUT is an image, a directory (its\n"
+              ".png/.jpg/.jpeg/.bmp/.ppm/.pgm/.pnm files, sorted, not recursive) or @LIST (a file with one\n"
+              "image or directory path per line). For each image writes into OUTDIR, by --format:\n"
+              "  <name>_labels.png    labels: class index per pixel (8-bit gray for <= 255 classes, else 16-bit)\n"
+              "  <name>_palette.png   palette: the same indices as a palette PNG (<= 256 classes), shown in colour\n"
+              "  <name>_overlay.png   overlay: the image blended with class colours, with a legend\n"
+              "  <name>_logits.npy    logits: decoder logits, T x h x w float32, before sigmoid\n"
+              "  <name>_sem_seg.json  sem-seg: per-class COCO RLE, detectron2 sem_seg_predictions.json entries\n"
+              "  <name>.json          always, written last: classes present, CRM selection, timings, the files\n"
+              "<name> is the image's file name without extension; inputs whose outputs would share a name,\n"
+              "or replace an input, are refused before anything is written. A re-run replaces an image's\n"
+              "outputs as a unit and removes those it no longer writes (docs/LIMITS.md).",
+              "--model M.safetensors --classes VOCAB [options] INPUT... -o OUTDIR");
     args.option("model", "converted ERR-Seg model file (.safetensors)")
         .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
         .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (refused when made for other classes or by another model)")
         .option("out-dir", "output directory (also -o)")
+        .option("format", "outputs per image, comma-separated: labels, palette, overlay, logits, sem-seg", "labels,overlay")
+        .option("shard", "I/N: segment only shard I (0-based) of N; each image's shard follows from a hash of its name, so N runs with I = 0..N-1 cover every image exactly once")
+        .option("manifest", "append one JSON line per image (image, status, outputs, classes present, timings, error) to this file")
         .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
         .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
         .option("threads", "CPU threads", std::to_string(default_num_threads()))
@@ -328,13 +302,12 @@ int cmd_segment(int argc, char** argv) {
         .option("max-memory", "refuse runs whose estimated memory (MB) for the class maps and the image exceeds this",
                 std::to_string(physical_memory_mb()))
         .option("crm-ties", "how CRM breaks exact ties: torch-cpu (as upstream on CPU) or lower-index", "torch-cpu")
+        .flag("skip-existing", "skip images whose outputs are complete (their .json record lists every file --format asks for, all present): resume an interrupted run")
         .flag("upstream-resize", "first resize as the published evaluation's data loader (short side 800, long side <= 1333, PIL bilinear); outputs stay at the image's size")
         .flag("ignore-exif", "do not turn JPEG/PNG images upright by their EXIF orientation (detectron2 does)")
-        .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
+        .flag("save-logits", "same as adding logits to --format")
         .flag("quiet", "no progress bar");
     if (!args.parse(argc, argv)) return 0;
-    const auto& images = args.positionals();
-    ERRSEG_CHECK(!images.empty(), "no input image given (see errseg segment --help)");
     const int device = parse_device(args.get("device"));
     const DType precision = parse_precision(args.get("precision"));
     ERRSEG_CHECK(device >= 0 || precision == DType::F32, "--precision ", args.get("precision"),
@@ -347,8 +320,16 @@ int cmd_segment(int argc, char** argv) {
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
     job.max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
     job.max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
+    job.formats = parse_formats(args.get("format"));
+    job.formats.logits = job.formats.logits || args.flag_set("save-logits");
+    const Shard shard = args.has("shard") ? parse_shard(args.get("shard")) : Shard{};
+    ERRSEG_CHECK(!args.positionals().empty(), "no input image given (see errseg segment --help)");
+    const std::vector<std::string> images = expand_inputs(args.positionals());
+    ERRSEG_CHECK(!images.empty(), "no input image found: the directories and lists given hold no image");
     job.vocabulary = load_vocabulary(args.get("classes"), builtin_vocabulary, limits);
     job.names = job.vocabulary.classes;
+    ERRSEG_CHECK(!job.formats.palette || job.names.size() <= 256, "--format palette: a palette PNG holds at most 256 classes, the vocabulary has ",
+                 job.names.size(), " (use --format labels)");
     job.batch = size_t(args.get_int("batch", 1, 256));
     const TopKChoice k = choose_top_k(job.vocabulary, args.has("top-k") ? args.get_int("top-k", 1, 1000000) : 0);
     job.top_k = k.requested > 0 ? int(k.requested) : -1;
@@ -360,7 +341,6 @@ int cmd_segment(int argc, char** argv) {
         job.class_embeddings_path = args.get("class-embeddings");
         job.model_identity = models::text_tower_identity(Weights::open(args.get("model")));
     }
-    job.save_logits = args.flag_set("save-logits");
     job.upstream_resize = args.flag_set("upstream-resize");
     job.exif = args.flag_set("ignore-exif") ? ExifOrientation::Ignore : ExifOrientation::Apply;
     job.quiet = args.flag_set("quiet");
@@ -369,9 +349,28 @@ int cmd_segment(int argc, char** argv) {
     fs::create_directories(job.out_dir, ec);
     ERRSEG_CHECK(fs::is_directory(job.out_dir), "cannot create output directory '", job.out_dir, "'");
     ERRSEG_CHECK(::access(job.out_dir.c_str(), W_OK) == 0, "output directory '", job.out_dir, "' is not writable");
+    // Everything the run reads is protected from its writes; the check covers all inputs, not
+    // only this shard's, so every shard refuses the same runs.
+    std::vector<std::string> protected_files = {args.get("model"), args.get("classes")};
+    if (!job.class_embeddings_path.empty()) protected_files.push_back(job.class_embeddings_path);
+    for (const std::string& a : args.positionals())
+        if (a.size() > 1 && a[0] == '@') protected_files.push_back(a.substr(1));
+    std::vector<std::string> family = output_family();
+    family.push_back(kRecordSuffix);
+    const std::vector<std::string> manifest_path = args.has("manifest") ? std::vector<std::string>{args.get("manifest")}
+                                                                        : std::vector<std::string>{};
+    check_output_names(images, family, job.out_dir, protected_files, manifest_path);
+    remove_stale_temps(job.out_dir);
 
-    if (device >= 0) return segment_on_gpu(device, precision, args.get("model"), job, images);
-    return segment_images(models::ErrSegModel::load(args.get("model")), job, images);
+    std::unique_ptr<RunManifest> manifest;
+    if (args.has("manifest")) {
+        manifest = std::make_unique<RunManifest>(args.get("manifest"));
+        job.manifest = manifest.get();
+    }
+    const std::vector<std::string> todo = select_images(images, shard, args.flag_set("skip-existing"), job);
+    if (todo.empty()) return 0;  // nothing in this shard, or everything done already
+    if (device >= 0) return segment_on_gpu(device, precision, args.get("model"), job, todo);
+    return segment_images(models::ErrSegModel::load(args.get("model")), job, todo);
 }
 
 }  // namespace errseg::cli

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --help documents every flag.
 HELP="$("$BIN" segment --help)"
-for f in --model --classes --class-embeddings --out-dir --threads --batch --upstream-resize --ignore-exif --top-k --max-classes --crm-ties --save-logits --quiet; do
+for f in --model --classes --class-embeddings --out-dir --threads --batch --upstream-resize --ignore-exif --top-k --max-classes --crm-ties --save-logits --quiet --format --shard --skip-existing --manifest; do
   grep -q -- "$f" <<<"$HELP" || fail "--help does not mention $f"
 done
 
@@ -20,7 +20,7 @@ done
 for f in sample_400x300_labels.png sample_400x300_overlay.png sample_400x300.json sample_400x300_logits.npy; do
   [ -s "$WORK/ade/$f" ] || fail "missing output $f"
 done
-ls "$WORK/ade" | grep -q tmp && fail "temporary file left behind"
+ls -A "$WORK/ade" | grep -q tmp && fail "temporary file left behind"
 
 # Outputs agree with each other: label PNG size, classes < T, JSON fractions sum to 1,
 # logits T x h x w with -100 exactly for the classes CRM did not select.
@@ -197,11 +197,12 @@ expect_error "--precision fp16 needs --device cuda" --model "$MODEL" --classes a
 expect_error "--device cuda: " --model "$MODEL" --classes ade150 --device cuda "$IMG" -o "$WORK/e10"
 # Several images, a bad one in the middle (the next image is decoded while the current one is
 # segmented): the others are written, the bad one is reported, exit 1.
+cp "$IMG" "$WORK/second.png"
 rc=0
-out="$("$BIN" segment --model "$MODEL" --classes "cat,dog" --quiet "$IMG" "$WORK/bad.png" "$IMG" -o "$WORK/multi" 2>&1)" || rc=$?
+out="$("$BIN" segment --model "$MODEL" --classes "cat,dog" --quiet "$IMG" "$WORK/bad.png" "$WORK/second.png" -o "$WORK/multi" 2>&1)" || rc=$?
 [ "$rc" -eq 1 ] || fail "multi-image run with one bad image: exit $rc, expected 1"
 grep -q "bad.png: .*not a readable image" <<<"$out" || fail "bad image not reported: $out"
-[ -f "$WORK/multi/sample_400x300_labels.png" ] || fail "good images of a multi-image run were not written"
+[ -f "$WORK/multi/sample_400x300_labels.png" ] && [ -f "$WORK/multi/second_labels.png" ] || fail "good images of a multi-image run were not written"
 [ ! -e "$WORK/multi/bad_labels.png" ] || fail "output written for the bad image"
 
 # Throughput mode: five images (three sizes, one unreadable) in batches of 2 give exactly the

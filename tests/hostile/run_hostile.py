@@ -23,6 +23,8 @@ import sys
 import zipfile
 import zlib
 
+from output_cases import build_output_cases
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CONVERTER = os.path.join(REPO, "weights_converter", "convert.py")
@@ -309,7 +311,10 @@ def build_cases(bin_path, models, work):
              "truncated BMP image (1815x23813 at 1 bits per pixel needs"))
     add(case("image_gif", seg(tiny, image=raw("anim.gif", b"GIF89a" + b"\x00" * 32)), "GIF images are not supported"))
     add(case("image_not_an_image", seg(tiny, image=raw("text.png", b"hello, I am text")), "not a readable image"))
-    add(case("image_is_directory", seg(tiny, image=files), "cannot read image file"))
+    # A directory is an input folder (its images); one without any image is refused.
+    os.makedirs(f("no_images.png"), exist_ok=True)
+    raw("no_images.png/readme.txt", b"no image here")
+    add(case("image_is_directory_without_images", seg(tiny, image=f("no_images.png")), "no input image found"))
 
     # ---- vocabularies ----
     add(case("vocab_empty_inline", seg(tiny, classes=""), "the vocabulary is empty"))
@@ -371,7 +376,8 @@ def build_cases(bin_path, models, work):
 
     def block_json(out):
         os.makedirs(os.path.join(out, "sample_400x300.json", "keep"), exist_ok=True)
-    add(case("output_write_fails_leaves_nothing", seg(tiny), "cannot rename", setup=block_json))
+    add(case("output_write_fails_leaves_nothing", seg(tiny), "a directory has that name", setup=block_json))
+    cases.extend(build_output_cases(case, tiny, SAMPLE, files))
 
     # ---- tokenizer CLI: a name longer than the context is truncated to it, ending in EOT ----
     add(case("tokenize_truncates_to_context", ["tokenize", "--model", tiny, long_names.split(",")[0]], "", rc=0,

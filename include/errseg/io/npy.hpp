@@ -143,8 +143,10 @@ inline Tensor read_npy(const std::string& path) {
     return t;
 }
 
-// Writes a tensor (any strides; BF16 is not representable) as NumPy format 1.0, atomically.
-inline void write_npy(const std::string& path, const Tensor& t_in) {
+// Writes a tensor (any strides; BF16 is not representable) in NumPy format 1.0 into an open
+// atomic writer (the caller commits it).
+inline void write_npy(AtomicFileWriter& w, const Tensor& t_in) {
+    const std::string& path = w.path();
     ERRSEG_CHECK(t_in.defined(), "write_npy '", path, "': undefined tensor");
     const char* descr = detail_npy::descr_of(t_in.dtype(), path);
     Tensor t = t_in.contiguous();
@@ -161,10 +163,15 @@ inline void write_npy(const std::string& path, const Tensor& t_in) {
     ERRSEG_CHECK(h.size() <= 65535, "write_npy '", path, "': header too long for format 1.0");
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(h.size() & 0xff),
                              uint8_t(h.size() >> 8)};
-    AtomicFileWriter w(path);
     w.write(pre, 10);
     w.write(h.data(), h.size());
     w.write(t.raw(), t.nbytes());
+}
+
+// Writes a tensor as a .npy file, atomically.
+inline void write_npy(const std::string& path, const Tensor& t) {
+    AtomicFileWriter w(path);
+    write_npy(w, t);
     w.commit();
 }
 
