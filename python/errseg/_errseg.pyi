@@ -40,6 +40,14 @@ class Classes:
     def names(self) -> list[str]: ...
 
     @property
+    def vocabulary(self) -> str:
+        """the vocabulary's name ("ade150", a file, "inline", "list")"""
+
+    @property
+    def top_k(self) -> int:
+        """the vocabulary's published K, used when segment gets no top_k; 0: the model's K"""
+
+    @property
     def embeddings(self) -> NDArray[numpy.float32]:
         """T x E float32 L2-normalised prompt embeddings (read-only view)"""
 

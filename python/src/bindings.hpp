@@ -12,6 +12,7 @@
 
 #include "errseg/core/tensor.hpp"
 #include "errseg/io/image.hpp"
+#include "errseg/named_vocabulary.hpp"
 
 namespace errseg::python {
 
@@ -47,6 +48,8 @@ void set_threads(std::optional<int> threads);
 
 // "ade150", a file, "a,b,c" or a list of names -> validated class names.
 std::vector<std::string> class_names_argument(nb::handle classes);
+// The same, with the vocabulary's name and published K (named_vocabulary.hpp); a list is "list".
+Vocabulary vocabulary_argument(nb::handle classes);
 
 void bind_errseg(nb::module_& m);
 void bind_clip(nb::module_& m);

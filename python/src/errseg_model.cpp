@@ -22,7 +22,9 @@ using models::SegmentResult;
 // A vocabulary with its class embeddings: encode once, segment many images with it.
 struct Classes {
     std::vector<std::string> names;
-    Tensor embeddings;  // [T, E], L2-normalised prompt embeddings
+    Tensor embeddings;       // [T, E], L2-normalised prompt embeddings
+    std::string vocabulary;  // "ade150", a file's path, "inline" or "list"
+    int64_t top_k = 0;       // the vocabulary's published K (as the CLI); 0: the model's
 };
 
 struct SegmentOptionsArgs {
@@ -31,10 +33,11 @@ struct SegmentOptionsArgs {
     std::string crm_ties = "torch-cpu";
     int64_t max_pixels = kMaxImagePixels;
 
-    models::SegmentOptions options() const {
+    // vocabulary_k: the classes' published K, used when top_k is not given (as the CLI does).
+    models::SegmentOptions options(int64_t vocabulary_k) const {
         models::SegmentOptions o;
         ERRSEG_CHECK(!top_k || *top_k >= 1, "top_k must be >= 1, got ", *top_k);
-        o.top_k = top_k.value_or(-1);
+        o.top_k = top_k ? *top_k : vocabulary_k > 0 ? vocabulary_k : -1;
         o.keep_probs = keep_probs;
         o.upstream_resize = upstream_resize;
         ERRSEG_CHECK(crm_ties == "torch-cpu" || crm_ties == "lower-index",
@@ -56,8 +59,11 @@ public:
     const ErrSegModel& model() const { return *model_; }
 
     Classes encode_classes(nb::handle spec) const {
+        Vocabulary v = vocabulary_argument(spec);
         Classes c;
-        c.names = class_names_argument(spec);
+        c.names = std::move(v.classes);
+        c.vocabulary = v.name;
+        c.top_k = v.top_k;
         nb::gil_scoped_release release;
         c.embeddings = model_->encode_classes(c.names);
         return c;
@@ -76,8 +82,8 @@ public:
     }
 
     std::vector<SegmentResult> segment_many(nb::handle images, nb::handle classes, const SegmentOptionsArgs& args) const {
-        const models::SegmentOptions opt = args.options();
         const Classes c = classes_argument(classes);
+        const models::SegmentOptions opt = args.options(c.top_k);
         ERRSEG_CHECK(!nb::isinstance<nb::str>(images) && nb::hasattr(images, "__iter__"),
                      "segment_batch takes a list of images, not one path or ", nb::type_name(images.type()).c_str());
         std::vector<Image> decoded;
@@ -116,6 +122,8 @@ void def_segment(nb::class_<PyErrSeg>& cls, const char* name, const char* images
 void bind_errseg(nb::module_& m) {
     nb::class_<Classes>(m, "Classes", "A vocabulary and its class embeddings (ErrSeg.encode_classes).")
         .def_ro("names", &Classes::names)
+        .def_ro("vocabulary", &Classes::vocabulary, "the vocabulary's name (\"ade150\", a file, \"inline\", \"list\")")
+        .def_ro("top_k", &Classes::top_k, "the vocabulary's published K, used when segment gets no top_k; 0: the model's K")
         .def_prop_ro("embeddings", [](nb::handle self) {
             return numpy_view<const float>(nb::cast<const Classes&>(self).embeddings, self);  // the model's cache
         }, "T x E float32 L2-normalised prompt embeddings (read-only view)")

@@ -69,17 +69,20 @@ void set_threads(std::optional<int> threads) {
     set_num_threads(*threads);
 }
 
-std::vector<std::string> class_names_argument(nb::handle classes) {
+Vocabulary vocabulary_argument(nb::handle classes) {
     if (nb::isinstance<nb::str>(classes) || nb::hasattr(classes, "__fspath__")) {
         const std::string spec = nb::cast<std::string>(nb::module_::import_("os").attr("fsdecode")(classes));
-        return resolve_vocabulary(spec, builtin_vocabulary);
+        return load_vocabulary(spec, builtin_vocabulary);
     }
-    std::vector<std::string> names;
-    if (!nb::try_cast(classes, names))
+    Vocabulary v;
+    v.name = "list";
+    if (!nb::try_cast(classes, v.classes))
         fail("classes must be a vocabulary name, a file, \"a,b,c\" or a list of class names");
-    validate_vocabulary(names);
-    return names;
+    validate_vocabulary(v.classes);
+    return v;
 }
+
+std::vector<std::string> class_names_argument(nb::handle classes) { return vocabulary_argument(classes).classes; }
 
 }  // namespace errseg::python
 
