@@ -32,11 +32,27 @@ std::vector<int32_t> load_label_map(const std::string& path, int& w, int& h) {
     return std::move(m.labels);
 }
 
+// Adds one image's pixels; a label out of range fails naming both files (which one holds it is
+// in the message) and the vocabulary size the labels are checked against.
+void add_image(ConfusionMatrix& cm, const std::vector<int32_t>& gt, const int32_t* pred, const std::string& gt_path,
+               const std::string& pred_what) {
+    try {
+        cm.add(gt.data(), pred, gt.size());
+    } catch (const Error& e) {
+        fail("ground truth '", gt_path, "' vs ", pred_what, ": ", e.what(), " (the vocabulary given with --classes has ",
+             cm.num_classes(), " classes: were the labels made with another one?)");
+    }
+}
+
+// Files in `dir` with one of the extensions, by stem. Entries that are not regular files (a
+// FIFO, a dangling link, a link loop) are kept, not skipped: reading them then fails naming
+// the file and what it is, instead of a misleading "no prediction for ...".
 std::map<std::string, std::string> index_by_stem(const std::string& dir, const std::vector<std::string>& exts) {
-    ERRSEG_CHECK(fs::is_directory(dir), "'", dir, "' is not a directory");
+    std::error_code ec;
+    ERRSEG_CHECK(fs::is_directory(dir, ec), "'", dir, "' is not a directory", ec ? " (" + ec.message() + ")" : "");
     std::map<std::string, std::string> out;
     for (const auto& e : fs::directory_iterator(dir)) {
-        if (!e.is_regular_file()) continue;
+        if (e.is_directory(ec)) continue;
         std::string ext = e.path().extension().string();
         std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
         if (std::find(exts.begin(), exts.end(), ext) != exts.end()) out[e.path().stem().string()] = e.path().string();
@@ -85,7 +101,7 @@ int cmd_eval(int argc, char** argv) {
             auto gt = load_label_map(gt_path, gw, gh);
             auto pr = load_label_map(it->second, pw, ph);
             ERRSEG_CHECK(gw == pw && gh == ph, "prediction for '", stem, "' is ", pw, "x", ph, ", ground truth is ", gw, "x", gh);
-            cm.add(gt.data(), pr.data(), gt.size());
+            add_image(cm, gt, pr.data(), gt_path, "prediction '" + it->second + "'");
             ++evaluated;
             progress.step(stem);
         }
@@ -106,7 +122,7 @@ int cmd_eval(int argc, char** argv) {
             Image img = load_image(it->second, kMaxImagePixels, exif);
             ERRSEG_CHECK(img.width == gw && img.height == gh, "label '", stem, "' is ", gw, "x", gh, ", image is ", img.width, "x", img.height);
             auto r = model.segment(img, emb, opt);
-            cm.add(gt.data(), r.labels.data<int32_t>(), gt.size());
+            add_image(cm, gt, r.labels.data<int32_t>(), gt_path, "the model's prediction for '" + it->second + "'");
             ++evaluated;
             progress.step(stem);
         }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <iostream>
@@ -32,10 +33,15 @@ namespace errseg::cli {
 
 namespace {
 
+constexpr size_t kMaxLabelPngClasses = 65536;
+
 void write_label_png(const std::string& path, const Tensor& labels, size_t num_classes) {
     const int h = int(labels.size(0)), w = int(labels.size(1));
     const int32_t* l = labels.data<int32_t>();
     const size_t n = size_t(h) * size_t(w);
+    // 16-bit PNG values: class indices above 65535 would wrap (max-classes is capped for this).
+    ERRSEG_CHECK(num_classes <= kMaxLabelPngClasses, "cannot write a label PNG for ", num_classes,
+                 " classes: label PNGs hold 16-bit class indices (at most ", kMaxLabelPngClasses, " classes)");
     if (num_classes <= 255) {
         std::vector<uint8_t> px(n);
         for (size_t i = 0; i < n; ++i) px[i] = uint8_t(l[i]);
@@ -186,6 +192,7 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
     Tensor class_emb;
     if (!job.class_embeddings_path.empty()) {
         class_emb = read_npy(job.class_embeddings_path).to_f32();
+        check_finite(class_emb, "class embeddings file '" + job.class_embeddings_path + "'");
         ERRSEG_CHECK(class_emb.dim() == 2 && class_emb.size(0) == int64_t(names.size()),
                      "class embeddings file has shape ", shape_str(class_emb.shape()), ", expected [", names.size(), ", E] for this vocabulary");
     } else {
@@ -282,7 +289,7 @@ int parse_device(const std::string& device) {
     if (device == "cuda") return 0;
     if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 8 &&
         device.find_first_not_of("0123456789", 5) == std::string::npos)
-        return std::stoi(device.substr(5));
+        return std::atoi(device.c_str() + 5);  // at most 3 digits
     fail("--device must be cpu, cuda or cuda:N, got '", device, "'");
 }
 
@@ -313,13 +320,13 @@ int segment_on_gpu(int device, DType precision, const std::string& model_path, c
 
 int cmd_segment(int argc, char** argv) {
     Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. For each IMAGE writes into OUTDIR:\n"
-              "  <name>_labels.png   class index per pixel (8-bit for <= 255 classes, else 16-bit)\n"
+              "  <name>_labels.png   class index per pixel (8-bit for <= 255 classes, else 16-bit; at most 65536 classes)\n"
               "  <name>_overlay.png  the image blended with class colours, with a legend\n"
               "  <name>.json         classes present with pixel fractions, CRM-selected classes, timings\n"
               "  <name>_logits.npy   (with --save-logits) decoder logits, T x h x w float32, before sigmoid",
               "--model M.safetensors --classes VOCAB [options] IMAGE... -o OUTDIR");
     args.option("model", "converted ERR-Seg model file (.safetensors)")
-        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
+        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), '[\"a, b\",\"c\"]' (inline JSON) or \"a,b,c\"")
         .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (.npy, T x E)")
         .option("out-dir", "output directory (also -o)")
         .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
@@ -350,6 +357,9 @@ int cmd_segment(int argc, char** argv) {
 
     VocabularyLimits limits;
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
+    ERRSEG_CHECK(limits.max_classes <= kMaxLabelPngClasses, "--max-classes ", limits.max_classes,
+                 " is more than segment supports: its label PNGs hold 16-bit class indices (at most ",
+                 kMaxLabelPngClasses, " classes)");
     job.max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
     job.max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
     job.names = resolve_vocabulary(args.get("classes"), builtin_vocabulary, limits);
