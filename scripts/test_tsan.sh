@@ -10,18 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build-tsan}"
 JOBS="${JOBS:-$(nproc)}"
-# clang when it can link TSan programs, else the default compiler (g++ needs libtsan).
-COMPILER=()
-probe="$(mktemp -d)"
-if command -v clang++ >/dev/null &&
-   echo 'int main() { return 0; }' | clang++ -x c++ -fsanitize=thread - -o "$probe/a" 2>/dev/null; then
-  COMPILER=(-DCMAKE_CXX_COMPILER=clang++)
-elif ! echo 'int main() { return 0; }' | c++ -x c++ -fsanitize=thread - -o "$probe/a" 2>/dev/null; then
-  rm -rf "$probe"
-  echo "test_tsan.sh: no compiler here can link -fsanitize=thread programs (Debian: libtsan0 / libtsan2)" >&2
+source scripts/sanitizer_compiler.sh
+if ! sanitizer_compiler thread; then
+  echo "test_tsan.sh: no compiler here can link -fsanitize=thread programs (Debian: libtsan2 / libclang-rt-14-dev)" >&2
   exit 1
 fi
-rm -rf "$probe"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DERRSEG_TSAN=ON "${COMPILER[@]}" \
   -DERRSEG_TESTS=ON -DERRSEG_EXAMPLES=ON >/dev/null
 cmake --build "$BUILD" -j "$JOBS" --target test_threads errseg_cli

@@ -452,6 +452,8 @@ def robustness_cases(tiny, header, data, f, raw, variant, seg):
              "'/dev/zero' is not a regular file (it is a character device)"))
     add(case("fifo_as_eval_classes", ["eval", "--classes", f("fifo_classes.txt"), "--labels", f("."), "--predictions", f(".")],
              "it is a FIFO / named pipe"))
+    add(case("fifo_as_checkpoint", [fifo("fifo_checkpoint.pth"), "@OUT@/model.safetensors"],
+             "is not a regular file (it is a FIFO / named pipe)", tool="convert"))
     big = f("huge_classes.txt")
     with open(big, "wb") as out:
         out.truncate(40 << 20)  # sparse: 40 MB of zeros that take no disk
