@@ -251,7 +251,7 @@ def build_cases(bin_path, models, work):
         c["input"]["pixel_std"] = [58.0, 0.0, 57.0]
         h["__metadata__"]["errseg.config"] = json.dumps(c)
     add(case("model_config_zero_pixel_std", seg(variant("zerostd.safetensors", zero_std)),
-             "pixel_std must be positive"))
+             "ERR-Seg config: input.pixel_std[1] must be in [0.01, 1000] (0-255 RGB), got 0"))
 
     def no_merges(h, d):
         del h["__metadata__"]["errseg.bpe_merges"]
