@@ -212,10 +212,8 @@ TEST_CASE("ERR-Seg model: non-finite class embeddings fail the image instead of 
     img.rgb.assign(size_t(img.width * img.height * 3), 128);
     CHECK_THROWS_WITH_AS(m.segment(img, text),
                          "the class-embedding tensor holds 1 non-finite value (NaN/Inf; first: nan at element 34)", Error);
-    // Huge but finite embeddings overflow float32 in the decoder: caught on the logits.
-    Tensor huge = m.encode_classes({"wall", "floor", "sky"}).contiguous().clone();
-    for (int64_t i = 0; i < huge.numel(); ++i) huge.data<float>()[i] *= 3e38f;
-    CHECK_THROWS_WITH_AS(m.segment(img, huge), doctest::Contains("the decoder's output (logits) for this image holds"), Error);
+    // (Huge finite embeddings are normalised away; logits that overflow are produced by extreme
+    // weights: hostile case extreme_weights_non_finite_logits.)
 }
 
 TEST_CASE("ERR-Seg model: segment_batch equals segment per image") {

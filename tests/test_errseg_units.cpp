@@ -266,8 +266,9 @@ TEST_CASE("Config: absurd values are refused at load, naming the field") {
           "ERR-Seg config: aggregator_scale_ratio 4 is larger than the stride-16 map of crop_size 32 (2 pixels)");
     CHECK(error_of(R"({"head": {"corr_fpn_inter_dim": 1e9}})") ==
           "ERR-Seg config: head.corr_fpn_inter_dim must be in [1, 65536], got 1000000000");
-    CHECK(error_of(R"({"head": {"sample_classes_num": 0}})") ==
-          "ERR-Seg config: head.sample_classes_num must be in [1, 65536], got 0");
+    CHECK(error_of(R"({"head": {"sample_classes_num": 0}})") == "ERR-Seg config: sample_classes_num must be >= 1");
+    CHECK(error_of(R"({"head": {"sample_classes_num": 100000}})") ==
+          "ERR-Seg config: head.sample_classes_num must be in [1, 65536], got 100000");
     CHECK(error_of(R"({"head": {"decoder_dims": [64, 32, 1.5]}})") ==
           "ERR-Seg config: 'decoder_dims': JSON number 1.5 is not an integer");
     CHECK(error_of(R"({"head": {}, "input": {"crop_size": "big"}})").find("'crop_size': ") != std::string::npos);

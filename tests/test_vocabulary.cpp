@@ -61,7 +61,7 @@ TEST_CASE("class list files: a UTF-8 byte-order mark is skipped, JSON must be an
     // JSON that is not an array is refused, not taken as one class named after the JSON text.
     const std::string obj = temp_file("obj.txt", "{\"classes\": [\"a\"]}\n");
     CHECK_THROWS_WITH_AS(resolve_vocabulary(obj, fake_builtin),
-                         doctest::Contains("class list '" + obj + "' is a JSON object, expected a JSON array of strings"), Error);
+                         doctest::Contains(("class list '" + obj + "' is a JSON object, expected a JSON array of strings").c_str()), Error);
     CHECK_THROWS_WITH_AS(resolve_vocabulary(temp_file("str.txt", "\"cat\"\n"), fake_builtin),
                          doctest::Contains("is a JSON string, expected a JSON array"), Error);
     // A *.json file is JSON whatever it starts with.
@@ -90,6 +90,6 @@ TEST_CASE("class list files are capped") {
     std::string big(size_t(kMaxClassListBytes) + 1, 'a');
     const std::string p = temp_file("huge_classes.txt", big);
     CHECK_THROWS_WITH_AS(resolve_vocabulary(p, fake_builtin),
-                         doctest::Contains("class list '" + p + "' is larger than the limit of 33554432 bytes"), Error);
+                         doctest::Contains(("class list '" + p + "' is larger than the limit of 33554432 bytes").c_str()), Error);
     std::remove(p.c_str());
 }
