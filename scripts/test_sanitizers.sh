@@ -10,15 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build-asan}"
 JOBS="${JOBS:-$(nproc)}"
-# clang when it can link sanitized programs (Debian: clang + libclang-rt-14-dev), else the default
-# compiler (g++ needs libasan / libubsan, installed with it).
-COMPILER=()
-probe="$(mktemp -d)"
-if command -v clang++ >/dev/null &&
-   echo 'int main() { return 0; }' | clang++ -x c++ -fsanitize=address,undefined - -o "$probe/a" 2>/dev/null; then
-  COMPILER=(-DCMAKE_CXX_COMPILER=clang++)
-fi
-rm -rf "$probe"
+source scripts/sanitizer_compiler.sh
+sanitizer_compiler address,undefined || true  # the build below then says what is missing
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DERRSEG_SANITIZE=ON "${COMPILER[@]}" \
   -DERRSEG_TESTS=ON -DERRSEG_EXAMPLES=ON >/dev/null
 cmake --build "$BUILD" -j "$JOBS"

@@ -202,6 +202,20 @@ TEST_CASE("ERR-Seg model: top_k and image sizes") {
     CHECK_THROWS(m.segment(img, Tensor::zeros({3, m.config().embed_dim + 1})));
 }
 
+TEST_CASE("ERR-Seg model: non-finite class embeddings fail the image instead of giving a label map") {
+    const ErrSegModel& m = model();
+    Tensor text = m.encode_classes({"wall", "floor", "sky"}).contiguous().clone();
+    text.data<float>()[text.size(1) + 2] = std::nanf("");
+    Image img;
+    img.width = 40;
+    img.height = 30;
+    img.rgb.assign(size_t(img.width * img.height * 3), 128);
+    CHECK_THROWS_WITH_AS(m.segment(img, text),
+                         "the class-embedding tensor holds 1 non-finite value (NaN/Inf; first: nan at element 34)", Error);
+    // (Huge finite embeddings are normalised away; logits that overflow are produced by extreme
+    // weights: hostile case extreme_weights_non_finite_logits.)
+}
+
 TEST_CASE("ERR-Seg model: segment_batch equals segment per image") {
     const ErrSegModel& m = model();
     const Tensor text = m.encode_classes(ade150_classes());

@@ -5,9 +5,12 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 
+#include "errseg/core/finite.hpp"
+#include "errseg/models/clip_config.hpp"
 #include "errseg/models/errseg/config.hpp"
 #include "errseg/models/errseg/cost_map.hpp"
 #include "errseg/models/errseg/crm.hpp"
@@ -236,4 +239,63 @@ TEST_CASE("Postprocess: dropped classes win only where every kept logit is below
     const PostprocessResult c = postprocess(logits, {1}, 1, 2, -100.f, crop);
     CHECK(c.labels.shape() == Shape{1, 2});
     CHECK(c.labels.data<int32_t>()[0] == 0);
+}
+
+TEST_CASE("Config: absurd values are refused at load, naming the field") {
+    auto error_of = [](const std::string& json_text) -> std::string {
+        try {
+            ErrSegConfig::from_json(json::parse(json_text));
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "(accepted)";
+    };
+    const std::string head = R"("head": {"aggregator_scale_ratio": [2, 2]})";
+    CHECK(error_of("{" + head + R"(, "input": {"pixel_mean": [1e308, 116, 103]}})") ==
+          "ERR-Seg config: input.pixel_mean[0] = 1e+308 is out of range");
+    CHECK(error_of("{" + head + R"(, "input": {"pixel_mean": [300, 116, 103]}})") ==
+          "ERR-Seg config: input.pixel_mean[0] must be in [0, 255] (0-255 RGB), got 300");
+    CHECK(error_of("{" + head + R"(, "input": {"pixel_std": [58, 1e-9, 57]}})") ==
+          "ERR-Seg config: input.pixel_std[1] must be in [0.01, 1000] (0-255 RGB), got 1e-09");
+    CHECK(error_of("{" + head + R"(, "input": {"crop_size": 16}})") ==
+          "ERR-Seg config: crop_size 16 is too small for the network: the image encoder's deepest stage has stride "
+          "32, so the smallest crop it can run is 32");
+    CHECK(error_of("{" + head + R"(, "input": {"crop_size": 65536}})") ==
+          "ERR-Seg config: crop_size 65536 is larger than the limit of 4096");
+    CHECK(error_of(R"({"head": {"aggregator_scale_ratio": [4]}, "input": {"crop_size": 32}})") ==
+          "ERR-Seg config: aggregator_scale_ratio 4 is larger than the stride-16 map of crop_size 32 (2 pixels)");
+    CHECK(error_of(R"({"head": {"corr_fpn_inter_dim": 1e9}})") ==
+          "ERR-Seg config: head.corr_fpn_inter_dim must be in [1, 65536], got 1000000000");
+    CHECK(error_of(R"({"head": {"sample_classes_num": 0}})") == "ERR-Seg config: sample_classes_num must be >= 1");
+    CHECK(error_of(R"({"head": {"sample_classes_num": 100000}})") ==
+          "ERR-Seg config: head.sample_classes_num must be in [1, 65536], got 100000");
+    CHECK(error_of(R"({"head": {"decoder_dims": [64, 32, 1.5]}})") ==
+          "ERR-Seg config: 'decoder_dims': JSON number 1.5 is not an integer");
+    CHECK(error_of(R"({"head": {}, "input": {"crop_size": "big"}})").find("'crop_size': ") != std::string::npos);
+    CHECK(error_of("{" + head + R"(, "input": {"crop_size": 32}})") == "(accepted)");
+}
+
+TEST_CASE("CLIP config: LayerNorm epsilons and sizes are range-checked, naming the field") {
+    const json::Value text = json::parse(
+        R"({"embed_dim": 32, "text": {"vocab_size": 49408, "width": 32, "heads": 4, "layers": 1, "ln_eps": -1e-5}})");
+    CHECK_THROWS_WITH_AS(TextConfig::from_json(text), doctest::Contains("text.ln_eps must be in (0, 1], got -1e-05"), Error);
+    const json::Value wide = json::parse(
+        R"({"embed_dim": 32, "text": {"vocab_size": 49408, "width": 4294967296, "heads": 4, "layers": 1}})");
+    CHECK_THROWS_WITH_AS(TextConfig::from_json(wide), doctest::Contains("text config: invalid sizes (width 4294967296"), Error);
+}
+
+TEST_CASE("Non-finite values: counted by their bits, reported with the first one") {
+    Tensor t = Tensor::zeros({2, 3});
+    CHECK(count_non_finite(t).count == 0);
+    CHECK_NOTHROW(check_finite(t, "x"));
+    t.data<float>()[4] = std::numeric_limits<float>::infinity();
+    t.data<float>()[5] = std::nanf("");
+    const NonFiniteCount r = count_non_finite(t);
+    CHECK(r.count == 2);
+    CHECK(r.first == 4);
+    CHECK(std::isinf(r.first_value));
+    CHECK_THROWS_WITH_AS(check_finite(t, "the logits", ": overflow"),
+                         "the logits holds 2 non-finite values (NaN/Inf; first: inf at element 4): overflow", Error);
+    // Strided views are checked in their logical order.
+    CHECK(count_non_finite(t.permute({1, 0})).first == 3);  // (1, 1) of the transpose
 }

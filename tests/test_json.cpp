@@ -20,6 +20,15 @@ std::string parse_error(const std::string& text) {
     return "";
 }
 bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
 }  // namespace
 
 TEST_CASE("json: scalars parse to the right types and values") {
@@ -174,4 +183,26 @@ TEST_CASE("json: nesting depth is bounded (no stack overflow on depth bombs)") {
     std::string objs;
     for (int i = 0; i < 100000; ++i) objs += "{\"a\":";
     CHECK(has(parse_error(objs), "nesting deeper"));
+}
+
+TEST_CASE("json: dump always writes valid JSON, even for strings that are not UTF-8") {
+    // A file name from a Latin-1 file system: the ill-formed byte becomes U+FFFD.
+    Value obj = Value::object();
+    obj.set("image", std::string("caf\xE9.png"));
+    obj.set("key \xFF", 1);
+    const std::string text = obj.dump();
+    CHECK(text == "{\"image\":\"caf\xEF\xBF\xBD.png\",\"key \xEF\xBF\xBD\":1}");  // insertion order
+    const Value back = Value::parse(text);  // the strict parser accepts it
+    CHECK(back["image"].as_string() == "caf\xEF\xBF\xBD.png");
+    // Each maximal ill-formed part is one U+FFFD (as Python's errors="replace"); valid text is kept.
+    CHECK(Value(std::string("a\xC0\x80z")).dump() == "\"a\xEF\xBF\xBD\xEF\xBF\xBDz\"");
+    CHECK(Value(std::string("\xE2\x82")).dump() == "\"\xEF\xBF\xBD\"");
+    CHECK(Value(std::string("\xE2\x82\xAC")).dump() == "\"\xE2\x82\xAC\"");
+}
+
+TEST_CASE("json: typed lookups with a default name the key on a type error") {
+    const Value v = Value::parse(R"({"crop_size": 1.5, "name": 3, "eps": "x"})");
+    CHECK(has(error_of([&] { v.int_or("crop_size", 1); }), "'crop_size': JSON number 1.5 is not an integer"));
+    CHECK(has(error_of([&] { v.string_or("name", ""); }), "'name': "));
+    CHECK(has(error_of([&] { v.number_or("eps", 0); }), "'eps': "));
 }

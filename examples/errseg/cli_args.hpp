@@ -1,6 +1,7 @@
 // A small command-line parser for the errseg verbs: --name VALUE / --name=VALUE options,
 // boolean flags, positionals, and a generated --help text.
 #pragma once
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -79,11 +80,17 @@ public:
         auto it = values_.find(name);
         return it == values_.end() ? def : it->second;
     }
+    // An integer option within [lo, hi]; the error says which of "not a number", "too large
+    // for any integer" or "out of range" it is, with the text as given.
     long get_int(const std::string& name, long lo, long hi) const {
-        std::string v = get(name);
+        const std::string v = get(name);
         char* end = nullptr;
-        long x = std::strtol(v.c_str(), &end, 10);
-        ERRSEG_CHECK(!v.empty() && end && *end == '\0', "--", name, " expects an integer, got '", v, "'");
+        errno = 0;
+        const long x = std::strtol(v.c_str(), &end, 10);
+        const bool digits = !v.empty() && v.find_first_not_of("+-0123456789") == std::string::npos &&
+                            v.find_first_of("0123456789") != std::string::npos;
+        ERRSEG_CHECK(digits && end && *end == '\0', "--", name, " expects an integer, got '", v, "'");
+        ERRSEG_CHECK(errno != ERANGE, "--", name, " value '", v, "' overflows: it must be in [", lo, ", ", hi, "]");
         ERRSEG_CHECK(x >= lo && x <= hi, "--", name, " must be in [", lo, ", ", hi, "], got ", x);
         return x;
     }

@@ -34,11 +34,27 @@ std::vector<int32_t> load_label_map(const std::string& path, int& w, int& h) {
     return std::move(m.labels);
 }
 
+// Adds one image's pixels; a label out of range fails naming both files (which one holds it is
+// in the message) and the vocabulary size the labels are checked against.
+void add_image(ConfusionMatrix& cm, const std::vector<int32_t>& gt, const int32_t* pred, const std::string& gt_path,
+               const std::string& pred_what) {
+    try {
+        cm.add(gt.data(), pred, gt.size());
+    } catch (const Error& e) {
+        fail("ground truth '", gt_path, "', ", pred_what, ": ", e.what(), " (the vocabulary given with --classes has ",
+             cm.num_classes(), " classes: were the labels made with another one?)");
+    }
+}
+
+// Files in `dir` with one of the extensions, by stem. Entries that are not regular files (a
+// FIFO, a dangling link, a link loop) are kept, not skipped: reading them then fails naming
+// the file and what it is, instead of a misleading "no prediction for ...".
 std::map<std::string, std::string> index_by_stem(const std::string& dir, const std::vector<std::string>& exts) {
-    ERRSEG_CHECK(fs::is_directory(dir), "'", dir, "' is not a directory");
+    std::error_code ec;
+    ERRSEG_CHECK(fs::is_directory(dir, ec), "'", dir, "' is not a directory", ec ? " (" + ec.message() + ")" : "");
     std::map<std::string, std::string> out;
     for (const auto& e : fs::directory_iterator(dir)) {
-        if (!e.is_regular_file()) continue;
+        if (e.is_directory(ec)) continue;
         std::string ext = e.path().extension().string();
         std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
         if (std::find(exts.begin(), exts.end(), ext) != exts.end()) out[e.path().stem().string()] = e.path().string();
@@ -103,16 +119,6 @@ void merge_predictions(std::vector<int32_t>& pred, int64_t merge_from) {
         if (p >= merge_from) p = int32_t(merge_from);
 }
 
-// Adds one image to the metrics; a label out of range names the files.
-void accumulate(ConfusionMatrix& cm, const std::vector<int32_t>& gt, const std::vector<int32_t>& pred,
-                const std::string& gt_path, const std::string& pred_what) {
-    try {
-        cm.add(gt.data(), pred.data(), gt.size());
-    } catch (const Error& e) {
-        fail(e.what(), " (ground truth '", gt_path, "', prediction ", pred_what, ")");
-    }
-}
-
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
@@ -169,7 +175,7 @@ int cmd_eval(int argc, char** argv) {
             auto pr = load_label_map(it->second, pw, ph);
             ERRSEG_CHECK(gw == pw && gh == ph, "prediction for '", stem, "' is ", pw, "x", ph, ", ground truth is ", gw, "x", gh);
             merge_predictions(pr, setup.merge_predictions_from);
-            accumulate(cm, gt, pr, gt_path, "'" + it->second + "'");
+            add_image(cm, gt, pr.data(), gt_path, "prediction '" + it->second + "'");
             ++evaluated;
             progress.step(stem);
         }
@@ -207,7 +213,7 @@ int cmd_eval(int argc, char** argv) {
             const int32_t* l = r.labels.data<int32_t>();
             std::vector<int32_t> pred(l, l + r.labels.numel());
             merge_predictions(pred, setup.merge_predictions_from);
-            accumulate(cm, gt, pred, gt_path, "of image '" + it->second + "'");
+            add_image(cm, gt, pred.data(), gt_path, "the model's prediction for '" + it->second + "'");
             ++evaluated;
             progress.step(stem);
         }

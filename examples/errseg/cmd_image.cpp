@@ -54,7 +54,7 @@ int cmd_classify(int argc, char** argv) {
               "scaled by the model's logit scale, softmax over labels. Prints the top labels per image.",
               "--model M.safetensors --labels \"a,b,c\"|FILE|VOCAB [--top N] [--template T] IMAGE...");
     args.option("model", "converted CLIP or ERR-Seg model file")
-        .option("labels", "labels: \"a,b,c\", a file (JSON array or one per line) or a built-in vocabulary")
+        .option("labels", "labels: \"a,b,c\", '[\"a, b\",\"c\"]' (inline JSON), a file (JSON array or one per line) or a built-in vocabulary")
         .option("top", "labels to print per image", "5")
         .option("template", "prompt template, {} is replaced by the label", "a photo of a {}.")
         .option("threads", "CPU threads", std::to_string(default_num_threads()))

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <iostream>
@@ -36,6 +37,9 @@ namespace fs = std::filesystem;
 namespace errseg::cli {
 
 namespace {
+
+// Label PNGs hold 16-bit class indices (io/label_map.hpp refuses more when writing).
+constexpr size_t kMaxLabelPngClasses = 65536;
 
 // Memory the run needs beyond the model itself, in bytes: the parts that grow with the number
 // of classes T (the stride-4 logits T x S/4 x S/4 and the stride-16 cost maps of all classes,
@@ -215,7 +219,7 @@ int parse_device(const std::string& device) {
     if (device == "cuda") return 0;
     if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 8 &&
         device.find_first_not_of("0123456789", 5) == std::string::npos)
-        return std::stoi(device.substr(5));
+        return std::atoi(device.c_str() + 5);  // at most 3 digits
     fail("--device must be cpu, cuda or cuda:N, got '", device, "'");
 }
 
@@ -274,7 +278,7 @@ int cmd_segment(int argc, char** argv) {
     Args args("segment", "Open-vocabulary semantic segmentation with ERR-Seg. INPUT is an image, a directory (its\n"
               ".png/.jpg/.jpeg/.bmp/.ppm/.pgm/.pnm files, sorted, not recursive) or @LIST (a file with one\n"
               "image or directory path per line). For each image writes into OUTDIR, by --format:\n"
-              "  <name>_labels.png    labels: class index per pixel (8-bit gray for <= 255 classes, else 16-bit)\n"
+              "  <name>_labels.png    labels: class index per pixel (8-bit gray for <= 255 classes, else 16-bit; <= 65536)\n"
               "  <name>_palette.png   palette: the same indices as a palette PNG (<= 256 classes), shown in colour\n"
               "  <name>_overlay.png   overlay: the image blended with class colours, with a legend\n"
               "  <name>_logits.npy    logits: decoder logits, T x h x w float32, before sigmoid\n"
@@ -285,7 +289,7 @@ int cmd_segment(int argc, char** argv) {
               "outputs as a unit and removes those it no longer writes (docs/LIMITS.md).",
               "--model M.safetensors --classes VOCAB [options] INPUT... -o OUTDIR");
     args.option("model", "converted ERR-Seg model file (.safetensors)")
-        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
+        .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), '[\"a, b\",\"c\"]' (inline JSON) or \"a,b,c\"")
         .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (refused when made for other classes or by another model)")
         .option("out-dir", "output directory (also -o)")
         .option("format", "outputs per image, comma-separated: labels, palette, overlay, logits, sem-seg", "labels,overlay")
@@ -318,6 +322,9 @@ int cmd_segment(int argc, char** argv) {
 
     VocabularyLimits limits;
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
+    ERRSEG_CHECK(limits.max_classes <= kMaxLabelPngClasses, "--max-classes ", limits.max_classes,
+                 " is more than segment supports: its label PNGs hold 16-bit class indices (at most ",
+                 kMaxLabelPngClasses, " classes)");
     job.max_pixels = args.get_int("max-pixels", 1, long(kMaxImagePixels));
     job.max_memory_mb = uint64_t(args.get_int("max-memory", 1, 1L << 40));
     job.formats = parse_formats(args.get("format"));

@@ -2,6 +2,8 @@
 #pragma once
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "core/finite.hpp"
 #include "core/parallel.hpp"
+#include "core/regular_file.hpp"
 #include "core/storage.hpp"
 #include "core/tensor.hpp"

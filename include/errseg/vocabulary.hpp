@@ -1,8 +1,14 @@
-// Class vocabularies: a built-in list name (ade150, ade847, pc59, pc459, voc20, voc20b, coco),
-// a file (JSON array of names, or one name per line), or an inline "a,b,c" list.
+// Class vocabularies (--classes), resolved in this order:
+//  1. a built-in list name (ade150, ade847, pc59, pc459, voc20, voc20b, coco);
+//  2. a file: a JSON array of strings (a file whose text starts with '[', '{' or '"', or named
+//     *.json, must be one), else one name per line; a UTF-8 byte-order mark is skipped; the
+//     file must be a regular file of at most kMaxClassListBytes;
+//  3. an inline JSON array when the value starts with '[': '["a, b", "c"]' is two classes;
+//  4. an inline comma-separated list "a,b,c" (a lone word is one class; names cannot contain
+//     commas: use the JSON form for those).
 #pragma once
 #include <cctype>
-#include <fstream>
+#include <cerrno>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -10,9 +16,18 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/regular_file.hpp"
 #include "io/json.hpp"
+#include "text/utf8.hpp"
+
+#if !defined(_WIN32)
+#include <sys/stat.h>
+#endif
 
 namespace errseg {
+
+// 65536 names of 256 bytes, with room for JSON quoting.
+inline constexpr uint64_t kMaxClassListBytes = uint64_t(32) << 20;
 
 struct VocabularyLimits {
     size_t max_classes = 4096;      // the decoder's memory grows with T; raise deliberately
@@ -23,19 +38,6 @@ namespace detail {
 inline std::string trim(const std::string& s) {
     size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
     return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
-inline bool valid_utf8(const std::string& s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        size_t extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 99;
-        if (extra == 99 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) return false;
-        for (size_t k = 1; k <= extra; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
-        i += extra + 1;
-    }
-    return true;
 }
 
 // "ade150", "pc459", "voc20b": the shape of a built-in vocabulary name.
@@ -60,33 +62,61 @@ inline void validate_vocabulary(const std::vector<std::string>& names, const Voc
         ERRSEG_CHECK(!detail::trim(n).empty(), "class ", i, " has an empty name");
         ERRSEG_CHECK(n.size() <= limits.max_name_bytes, "class ", i, " name is ", n.size(),
                      " bytes long (limit ", limits.max_name_bytes, ")");
-        ERRSEG_CHECK(detail::valid_utf8(n), "class ", i, " name is not valid UTF-8");
+        ERRSEG_CHECK(text::is_valid_utf8(n), "class ", i, " name is not valid UTF-8");
         ERRSEG_CHECK(seen.insert(detail::trim(n)).second, "duplicate class name '", detail::trim(n), "'");
     }
 }
 
-// Parses class names from text: a JSON array of strings, or one name per line.
-inline std::vector<std::string> parse_class_list(const std::string& text, const std::string& origin) {
-    std::string t = detail::trim(text);
+namespace detail {
+// A JSON array of strings, or an error naming what the JSON is instead.
+inline std::vector<std::string> parse_json_class_list(const std::string& text, const std::string& origin) {
+    json::Value v;
+    try {
+        v = json::Value::parse(text);
+    } catch (const Error& e) {
+        fail("class list ", origin, " is not valid JSON: ", e.what());
+    }
+    ERRSEG_CHECK(v.is_array(), "class list ", origin, " is a JSON ", v.is_object() ? "object" : v.is_string() ? "string" : "value",
+                 ", expected a JSON array of strings (or one name per line)");
     std::vector<std::string> names;
-    if (!t.empty() && t[0] == '[') {
-        json::Value v;
-        try {
-            v = json::Value::parse(t);
-        } catch (const Error& e) {
-            fail("class list ", origin, " is not valid JSON: ", e.what());
-        }
-        for (size_t i = 0; i < v.size(); ++i) {
-            ERRSEG_CHECK(v[i].is_string(), "class list ", origin, ": entry ", i, " is not a string");
-            names.push_back(v[i].as_string());
-        }
-    } else {
-        std::istringstream is(text);
-        std::string line;
-        while (std::getline(is, line)) {
-            line = detail::trim(line);
-            if (!line.empty()) names.push_back(line);
-        }
+    for (size_t i = 0; i < v.size(); ++i) {
+        ERRSEG_CHECK(v[i].is_string(), "class list ", origin, ": entry ", i, " is not a string");
+        names.push_back(v[i].as_string());
+    }
+    return names;
+}
+
+inline bool ends_with_json(const std::string& path) {
+    std::string ext = path.size() >= 5 ? path.substr(path.size() - 5) : std::string();
+    for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return ext == ".json";
+}
+
+// Whether something (a file, a directory, a dangling or looping link) is at `path`.
+inline bool path_exists(const std::string& path) {
+#if defined(_WIN32)
+    return is_regular_file(path);
+#else
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+#endif
+}
+}  // namespace detail
+
+// Parses class names from text: a JSON array of strings (text starting with '[', '{' or '"',
+// or json_only), or one name per line. A leading UTF-8 byte-order mark is skipped.
+inline std::vector<std::string> parse_class_list(const std::string& text, const std::string& origin,
+                                                 bool json_only = false) {
+    const std::string body = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? text.substr(3) : text;
+    const std::string t = detail::trim(body);
+    if (json_only || (!t.empty() && (t[0] == '[' || t[0] == '{' || t[0] == '"')))
+        return detail::parse_json_class_list(t, origin);
+    std::vector<std::string> names;
+    std::istringstream is(body);
+    std::string line;
+    while (std::getline(is, line)) {
+        line = detail::trim(line);
+        if (!line.empty()) names.push_back(line);
     }
     return names;
 }
@@ -100,10 +130,16 @@ inline std::vector<std::string> resolve_vocabulary(
     std::string text = builtin ? builtin(spec) : std::string();
     if (!text.empty()) {
         names = parse_class_list(text, "'" + spec + "'");
-    } else if (std::ifstream f{spec, std::ios::binary}) {
-        std::ostringstream ss;
-        ss << f.rdbuf();
-        names = parse_class_list(ss.str(), "'" + spec + "'");
+    } else if (detail::path_exists(spec)) {
+        std::string content;
+        try {
+            content = read_file_capped(spec, kMaxClassListBytes, "class list");
+        } catch (const Error& e) {
+            fail("cannot read class list file: ", e.what());
+        }
+        names = parse_class_list(content, "'" + spec + "'", detail::ends_with_json(spec));
+    } else if (detail::trim(spec)[0] == '[') {
+        names = detail::parse_json_class_list(detail::trim(spec), "given inline");
     } else if (spec.find(',') == std::string::npos && detail::looks_like_builtin_name(spec)) {
         fail("unknown built-in vocabulary '", spec, "' (built-in: ade150, ade847, pc59, pc459, voc20, voc20b, coco)");
     } else if (spec.find(',') != std::string::npos || spec.find('/') == std::string::npos) {
@@ -112,7 +148,7 @@ inline std::vector<std::string> resolve_vocabulary(
         std::istringstream is(spec);
         while (std::getline(is, item, ',')) names.push_back(detail::trim(item));
     } else {
-        fail("cannot read class list file '", spec, "'");
+        fail("cannot read class list file '", spec, "': ", detail::open_error_text(ENOENT));
     }
     validate_vocabulary(names, limits);
     return names;

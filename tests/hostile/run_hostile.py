@@ -253,7 +253,7 @@ def build_cases(bin_path, models, work):
         c["input"]["pixel_std"] = [58.0, 0.0, 57.0]
         h["__metadata__"]["errseg.config"] = json.dumps(c)
     add(case("model_config_zero_pixel_std", seg(variant("zerostd.safetensors", zero_std)),
-             "pixel_std must be positive"))
+             "ERR-Seg config: input.pixel_std[1] must be in [0.01, 1000] (0-255 RGB), got 0"))
 
     def no_merges(h, d):
         del h["__metadata__"]["errseg.bpe_merges"]
@@ -369,6 +369,8 @@ def build_cases(bin_path, models, work):
              seg(tiny, extra=["--class-embeddings", class_embeddings("emb_nan.safetensors", voc20, poison=70)]),
              "holds 1 non-finite value (NaN/Inf; first in class 2 'bird')"))
 
+    cases += robustness_cases(tiny, header, data, f, raw, variant, seg)
+
     # ---- outputs ----
     add(case("outdir_under_regular_file", ["segment", "--model", tiny, "--classes", "voc20", "--quiet", SAMPLE,
                                            "-o", os.path.join(SAMPLE, "sub")],
@@ -436,6 +438,134 @@ def build_cases(bin_path, models, work):
     add(case("checkpoint_truncated_zip", conv(raw("trunc.pth", open(f("pickle_os_system.pth"), "rb").read()[:60])),
              "not a valid zip archive", tool="convert"))
     return cases, marker
+
+
+def robustness_cases(tiny, header, data, f, raw, variant, seg):
+    """Issue 11 classes 1, 2, 6, 7, 8: non-regular and unbounded inputs, silent wrong outputs,
+    text hygiene, errors that name the cause (tests/hostile/README.md)."""
+    cases = []
+    add = cases.append
+    config = json.loads(header["__metadata__"]["errseg.config"])
+    embed_dim = config["clip"]["embed_dim"]
+
+    def fifo(name):
+        path = f(name)
+        if os.path.lexists(path):
+            os.remove(path)
+        os.mkfifo(path)
+        return path
+
+    def loop(name):
+        a, b = f(name + "_a"), f(name + "_b")
+        for p in (a, b):
+            if os.path.lexists(p):
+                os.remove(p)
+        os.symlink(b, a)
+        os.symlink(a, b)
+        return a
+
+    def with_config(name, change):
+        def mutate(h, d):
+            c = json.loads(h["__metadata__"]["errseg.config"])
+            change(c)
+            h["__metadata__"]["errseg.config"] = json.dumps(c)
+        return variant(name, mutate)
+
+    # ---- class 2: FIFOs, devices, loops and oversized files never block or eat memory ----
+    add(case("fifo_as_image", seg(tiny, image=fifo("fifo_image.png")),
+             "is not a regular file (it is a FIFO / named pipe)"))
+    add(case("fifo_as_model", seg(fifo("fifo_model.safetensors")), "is not a regular file (it is a FIFO / named pipe)"))
+    add(case("fifo_as_class_list", seg(tiny, classes=fifo("fifo_classes.txt")),
+             "cannot read class list file: '" + f("fifo_classes.txt") + "' is not a regular file (it is a FIFO"))
+    add(case("fifo_as_class_embeddings", seg(tiny, extra=["--class-embeddings", fifo("fifo_emb.npy")]),
+             "is not a regular file (it is a FIFO / named pipe)"))
+    add(case("char_device_as_class_list", seg(tiny, classes="/dev/zero"),
+             "'/dev/zero' is not a regular file (it is a character device)"))
+    add(case("fifo_as_eval_classes", ["eval", "--classes", f("fifo_classes.txt"), "--labels", f("."), "--predictions", f(".")],
+             "it is a FIFO / named pipe"))
+    add(case("fifo_as_checkpoint", [fifo("fifo_checkpoint.pth"), "@OUT@/model.safetensors"],
+             "is not a regular file (it is a FIFO / named pipe)", tool="convert"))
+    big = f("huge_classes.txt")
+    with open(big, "wb") as out:
+        out.truncate(40 << 20)  # sparse: 40 MB of zeros that take no disk
+    add(case("class_list_over_cap", seg(tiny, classes=big), "is larger than the limit of 33554432 bytes"))
+
+    # ---- class 6: results that would be silently wrong ----
+    add(case("label_png_over_65536_classes", seg(tiny, extra=["--max-classes", "70000"]),
+             "--max-classes 70000 is more than segment supports: its label PNGs hold 16-bit class indices"))
+
+    def extreme(h, d):  # finite weights whose products overflow float32 in the last up-decoder
+        b, e = h["head.up_decoder3.up_conv.weight"]["data_offsets"]
+        count = (e - b) // 4
+        d[b:e] = struct.pack(f"<{count}f", *([3e38] * count))
+    add(case("extreme_weights_non_finite_logits", seg(variant("extreme.safetensors", extreme)),
+             "the decoder's output (logits) for this image holds"))
+    add(case("config_pixel_mean_1e308",
+             seg(with_config("mean1e308.safetensors", lambda c: c["input"].update(pixel_mean=[1e308, 116.28, 103.53]))),
+             "ERR-Seg config: input.pixel_mean[0] = 1e+308 is out of range"))
+    add(case("config_pixel_std_tiny",
+             seg(with_config("std_tiny.safetensors", lambda c: c["input"].update(pixel_std=[58.0, 1e-20, 57.0]))),
+             "ERR-Seg config: input.pixel_std[1] must be in [0.01, 1000]"))
+    add(case("config_negative_ln_eps",
+             seg(with_config("ln_eps.safetensors", lambda c: c["clip"]["text"].update(ln_eps=-1.0))),
+             "CLIP config: text.ln_eps must be in (0, 1], got -1"))
+    add(case("config_crop_size_too_small",
+             seg(with_config("crop16.safetensors", lambda c: c["input"].update(crop_size=16))),
+             "crop_size 16 is too small for the network: the image encoder's deepest stage has stride 32"))
+
+    # ---- class 7: text hygiene ----
+    latin1_image = os.path.join(os.fsencode(f("")), b"caf\xe9.png")
+    shutil.copyfile(SAMPLE, latin1_image)
+
+    def json_valid_with_replacement(out):
+        with open(os.path.join(os.fsencode(out), b"caf\xe9.json"), "rb") as fh:
+            summary = json.loads(fh.read().decode("utf-8"))  # strict UTF-8, then strict JSON
+        return summary["image"].endswith("caf\ufffd.png")
+    add(case("non_utf8_file_name_valid_json", seg(tiny, image=os.fsdecode(latin1_image)), "", rc=0,
+             extra_check=json_valid_with_replacement))
+
+    def first_class(name):
+        def check(out):
+            summary = json.load(open(os.path.join(out, "sample_400x300.json")))
+            names = {e["name"] for e in summary["classes_present"] + summary["selected_classes"]}
+            return name in names and not any(n.startswith("\ufeff") for n in names)
+        return check
+    add(case("class_list_bom_stripped", seg(tiny, classes=raw("bom.txt", b"\xef\xbb\xbfcat\ndog\n"),
+                                            extra=["--top-k", "2"]), "", rc=0, extra_check=first_class("cat")))
+    add(case("class_list_json_object", seg(tiny, classes=raw("obj.json", b'{"classes": ["a", "b"]}')),
+             "is a JSON object, expected a JSON array of strings"))
+    add(case("class_list_json_bare_string", seg(tiny, classes=raw("str.txt", b'"cat"\n')),
+             "is a JSON string, expected a JSON array of strings"))
+
+    def inline_json(out):
+        summary = json.load(open(os.path.join(out, "sample_400x300.json")))
+        return summary["num_classes"] == 2 and {e["name"] for e in summary["selected_classes"]} == {"a, b", "c"}
+    add(case("inline_json_array_not_split", seg(tiny, classes='["a, b", "c"]'), "", rc=0, extra_check=inline_json))
+
+    # ---- class 8: errors that name the cause ----
+    add(case("threads_overflow", seg(tiny, extra=["--threads", "99999999999999999999"]),
+             "--threads value '99999999999999999999' overflows: it must be in [1, 1024]"))
+    add(case("threads_zero", seg(tiny, extra=["--threads", "0"]), "--threads must be in [1, 1024], got 0"))
+    add(case("max_pixels_not_a_number", seg(tiny, extra=["--max-pixels", "12abc"]),
+             "--max-pixels expects an integer, got '12abc'"))
+    add(case("symlink_loop_as_model", seg(loop("model_loop")),
+             "Too many levels of symbolic links (a symbolic link loop"))
+    add(case("symlink_loop_as_image", seg(tiny, image=loop("image_loop")),
+             "Too many levels of symbolic links (a symbolic link loop"))
+    add(case("symlink_loop_as_class_list", seg(tiny, classes=loop("classes_loop")),
+             "cannot read class list file: cannot open"))
+    labels, preds = f("eval_labels"), f("eval_preds")
+    for d in (labels, preds):
+        os.makedirs(d, exist_ok=True)
+    gray = lambda value: png(4, 2, (b"\x00" + bytes([value]) * 4) * 2, depth=8, color=0)
+    with open(os.path.join(labels, "x.png"), "wb") as out:
+        out.write(gray(1))
+    with open(os.path.join(preds, "x_labels.png"), "wb") as out:
+        out.write(gray(200))
+    add(case("eval_prediction_out_of_range",
+             ["eval", "--classes", "voc20", "--labels", labels, "--predictions", preds],
+             f"', prediction '{os.path.join(preds, 'x_labels.png')}': predicted label 200 at pixel 0 is outside [0, 20)"))
+    return cases
 
 
 def npy_f32(shape):

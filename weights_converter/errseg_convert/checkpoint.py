@@ -16,6 +16,7 @@ import os
 
 from .errors import ConvertError
 from .safe_unpickler import ScriptObject
+from .input_files import open_regular
 from .safetensors_io import SafetensorsReader, looks_like_safetensors
 from .tensor_ref import TensorRef
 from .torch_zip import ZIP_MAGIC, TorchZipArchive
@@ -95,7 +96,7 @@ def open_checkpoint(path):
     if os.path.isdir(path):
         raise ConvertError(f"{path}: is a directory, not a checkpoint file")
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "checkpoint") as f:  # a FIFO or a device is refused, not waited on
             head = f.read(512)
     except OSError as exc:
         raise ConvertError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -8,6 +8,7 @@ import numpy as np
 from .checkpoint import open_checkpoint
 from .dtypes import FLOATING, to_numpy_float32
 from .errors import ConvertError
+from .input_files import read_capped
 from .layouts import apply_layout, detect_layout, get_layout
 from .model_config import load_config_file
 from .safetensors_io import write_safetensors
@@ -16,13 +17,13 @@ FORMAT_VERSION = "1"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_MERGES = os.path.join(REPO_ROOT, "data", "clip_bpe_merges.txt")
 OUTPUT_DTYPES = {"fp32": "F32", "fp16": "F16"}   # --dtype -> safetensors dtype of float tensors
+MAX_MERGES_BYTES = 64 << 20                      # CLIP's merges file is 1.6 MB (as the C++ reader)
 
 
 def read_merges(path):
     """The CLIP BPE merge list, one ``a b`` pair per line, as text for ``errseg.bpe_merges``."""
     try:
-        with open(path, "r", encoding="utf-8", newline="") as f:
-            text = f.read()
+        text = read_capped(path, "--merges", MAX_MERGES_BYTES).decode("utf-8")
     except OSError as exc:
         raise ConvertError(f"--merges {path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

@@ -14,6 +14,9 @@ import copy
 import json
 
 from .errors import ConvertError
+from .input_files import read_capped
+
+MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KB
 
 
 def leaves(tree, prefix=""):
@@ -58,8 +61,7 @@ def _same(a, b):
 
 def load_config_file(path):
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            config = json.load(f)
+        config = json.loads(read_capped(path, "--config", MAX_CONFIG_BYTES).decode("utf-8"))
     except OSError as exc:
         raise ConvertError(f"--config {path}: cannot read: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .dtypes import SAFETENSORS_DTYPES
 from .errors import ConvertError
+from .input_files import open_regular
 from .tensor_ref import TensorRef
 
 MAX_HEADER_BYTES = 100 << 20
@@ -44,7 +45,7 @@ class SafetensorsReader:
     def __init__(self, path):
         self.path = path
         try:
-            self._file = open(path, "rb")
+            self._file = open_regular(path, "safetensors file")
         except OSError as exc:
             raise ConvertError(f"{path}: cannot read: {exc.strerror or exc}") from None
         try:

@@ -1,5 +1,12 @@
 // A small persistent thread pool: parallel_for splits [0, n) into contiguous chunks.
 // The thread count is process-wide and configurable (set_num_threads); 1 = no threads.
+//
+// Thread safety: every function here may be called from any thread at any time.
+// parallel_for from several threads at once is safe: the pool runs one parallel region at a
+// time, a second caller waits for it (a parallel_for nested inside a parallel region runs
+// inline on the calling thread). set_num_threads waits for the running region to finish
+// before it resizes the pool; calling it from inside a parallel region is an errseg::Error
+// (it would wait for itself), as is a count outside [1, kMaxThreads].
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -9,36 +16,59 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <system_error>
 #include <vector>
 
+#include "error.hpp"
+
 namespace errseg {
+
+// More threads than this is a typo or an overflow, not a machine.
+inline constexpr int kMaxThreads = 1024;
 
 class ThreadPool {
 public:
     explicit ThreadPool(int threads) { resize(threads); }
     ~ThreadPool() { stop(); }
 
-    int size() const { return int(workers_.size()) + 1; }  // the caller works too
+    int size() const { return threads_.load(); }  // the caller works too
 
     void resize(int threads) {
-        threads = std::max(1, threads);
-        if (threads == size() && !workers_.empty()) return;
+        ERRSEG_CHECK(threads >= 1 && threads <= kMaxThreads, "the number of threads must be in [1, ", kMaxThreads,
+                     "], got ", threads);
+        ERRSEG_CHECK(!in_worker(), "set_num_threads cannot be called from inside a parallel region");
+        std::lock_guard<std::mutex> job_lock(job_mutex_);  // no job runs while workers change
+        if (threads == size()) return;
         stop();
         stopping_ = false;
-        for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+        try {
+            for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+        } catch (const std::system_error& e) {
+            const int started = int(workers_.size()) + 1;
+            stop();
+            threads_ = 1;
+            fail("cannot start ", threads, " threads (the system refused after ", started, "): ", e.what());
+        }
+        threads_ = threads;
     }
 
     // Runs fn(begin, end) on chunks covering [0, n); returns when all chunks are done.
     // Exceptions thrown by fn are rethrown in the caller.
     void run(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
         if (n <= 0) return;
-        int64_t chunks = std::min<int64_t>(size(), (n + std::max<int64_t>(min_chunk, 1) - 1) /
-                                                       std::max<int64_t>(min_chunk, 1));
-        if (chunks <= 1 || in_worker()) {
+        const int64_t step = std::max<int64_t>(min_chunk, 1);
+        if (in_worker() || size() <= 1 || n <= step) {
             fn(0, n);
             return;
         }
         std::unique_lock<std::mutex> job_lock(job_mutex_);  // one parallel region at a time
+        // The count is read again under the lock: set_num_threads may have changed it.
+        const int64_t chunks = std::min<int64_t>(int64_t(workers_.size()) + 1, (n + step - 1) / step);
+        if (chunks <= 1) {
+            job_lock.unlock();
+            fn(0, n);
+            return;
+        }
         {
             std::lock_guard<std::mutex> lk(mutex_);
             job_ = &fn;
@@ -113,7 +143,8 @@ private:
         workers_.clear();
     }
 
-    std::vector<std::thread> workers_;
+    std::vector<std::thread> workers_;  // changed only under job_mutex_
+    std::atomic<int> threads_{1};       // workers + the caller
     std::mutex mutex_, job_mutex_;
     std::condition_variable cv_, done_cv_;
     const std::function<void(int64_t, int64_t)>* job_ = nullptr;
@@ -130,10 +161,11 @@ inline int default_num_threads() {
 }
 
 inline ThreadPool& thread_pool() {
-    static ThreadPool pool(default_num_threads());
+    static ThreadPool pool(std::min(default_num_threads(), kMaxThreads));
     return pool;
 }
 
+// Any thread; not from inside a parallel_for body (see the top of this file).
 inline void set_num_threads(int n) { thread_pool().resize(n); }
 inline int get_num_threads() { return thread_pool().size(); }
 

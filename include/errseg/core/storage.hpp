@@ -1,7 +1,9 @@
 // Where tensor bytes live: an aligned heap block we own, or a read-only memory map of
 // a weight file that several tensors share (no copy of the weights at load time).
 #pragma once
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "regular_file.hpp"
 
 #if !defined(_WIN32)
 #include <fcntl.h>
@@ -159,23 +162,13 @@ public:
 #if defined(_WIN32)
         fail("memory-mapped files are not supported on this platform: ", path);
 #else
-        int fd = ::open(path.c_str(), O_RDONLY);
-        if (fd < 0) fail("cannot open '", path, "'");
-        struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd);
-            fail("'", path, "' is not a regular file");
-        }
-        bytes_ = size_t(st.st_size);
+        const RegularFile file(path);  // refuses FIFOs, devices, directories without blocking
+        bytes_ = size_t(file.size());
         if (bytes_ > 0) {
-            void* p = ::mmap(nullptr, bytes_, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (p == MAP_FAILED) {
-                ::close(fd);
-                fail("cannot memory-map '", path, "'");
-            }
+            void* p = ::mmap(nullptr, bytes_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
+            if (p == MAP_FAILED) fail("cannot memory-map '", path, "': ", std::strerror(errno));
             data_ = static_cast<uint8_t*>(p);
         }
-        ::close(fd);
 #endif
     }
     ~MappedFile() override {

@@ -23,8 +23,9 @@ public:
         for (size_t i = 0; i < pixels; ++i) {
             int64_t g = int64_t(gt[i]), p = int64_t(pred[i]);
             if (g == ignore_) continue;
-            ERRSEG_CHECK(g >= 0 && g < n_, "ground-truth label ", g, " outside [0, ", n_, ") and not the ignore label ", ignore_);
-            ERRSEG_CHECK(p >= 0 && p < n_, "predicted label ", p, " outside [0, ", n_, ")");
+            ERRSEG_CHECK(g >= 0 && g < n_, "ground-truth label ", g, " at pixel ", i, " is outside [0, ", n_,
+                         ") and not the ignore label ", ignore_);
+            ERRSEG_CHECK(p >= 0 && p < n_, "predicted label ", p, " at pixel ", i, " is outside [0, ", n_, ")");
             ++counts_[size_t(g) * size_t(n_) + size_t(p)];
         }
     }

@@ -9,7 +9,9 @@
 //   error; one that underflows (e.g. 1e-400) becomes 0 (or a subnormal), as in IEEE parsing.
 // * dump() writes valid JSON: integral numbers up to 2^53 without a fraction, others with
 //   the shortest representation that round-trips; strings escape '"', '\\' and control
-//   characters and keep UTF-8 bytes unchanged. Non-finite numbers cannot be dumped.
+//   characters and keep UTF-8 bytes unchanged. A string that is not valid UTF-8 (a file name
+//   from a non-UTF-8 file system) has each ill-formed part replaced by U+FFFD, so the output
+//   is always valid JSON. Non-finite numbers cannot be dumped.
 #pragma once
 #include <charconv>
 #include <cmath>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../text/utf8.hpp"
 
 namespace errseg {
 namespace json {
@@ -141,17 +144,15 @@ public:
     bool contains(const std::string& key) const { return find(key) != nullptr; }
 
     // Typed lookups with a default for absent keys (type mismatches still throw).
+    // Typed lookups with a default; a value of the wrong type fails naming the key.
     double number_or(const std::string& key, double def) const {
-        const Value* v = find(key);
-        return v ? v->as_number() : def;
+        return member_or(key, def, [](const Value& v) { return v.as_number(); });
     }
     int64_t int_or(const std::string& key, int64_t def) const {
-        const Value* v = find(key);
-        return v ? v->as_int() : def;
+        return member_or(key, def, [](const Value& v) { return v.as_int(); });
     }
     std::string string_or(const std::string& key, const std::string& def) const {
-        const Value* v = find(key);
-        return v ? v->as_string() : def;
+        return member_or(key, def, [](const Value& v) { return v.as_string(); });
     }
     bool bool_or(const std::string& key, bool def) const {
         const Value* v = find(key);
@@ -206,9 +207,10 @@ public:
         return v;
     }
 
-    // Appends s to out as a quoted JSON string.
-    static void quote(std::string& out, const std::string& s) {
+    // Appends s to out as a quoted JSON string (ill-formed UTF-8 replaced by U+FFFD).
+    static void quote(std::string& out, const std::string& raw) {
         static const char* hex = "0123456789abcdef";
+        const std::string s = text::to_valid_utf8(raw);
         out += '"';
         for (char ch : s) {
             const auto c = static_cast<unsigned char>(ch);
@@ -234,6 +236,17 @@ public:
     }
 
 private:
+    template <class R, class Get>
+    R member_or(const std::string& key, const R& def, Get get) const {
+        const Value* v = find(key);
+        if (!v) return def;
+        try {
+            return get(*v);
+        } catch (const Error& e) {
+            fail("'", key, "': ", e.what());
+        }
+    }
+
     void expect(Type t) const {
         if (type_ != t) fail("JSON value is ", type_name(type_), ", expected ", type_name(t));
     }

@@ -3,7 +3,8 @@
 #pragma once
 #include <cctype>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <memory>
 #include <limits>
 #include <string>
 
@@ -11,6 +12,9 @@
 #include "atomic_file.hpp"
 
 namespace errseg {
+
+// NumPy's own reader refuses headers over 10000 bytes by default; a real header is ~100 bytes.
+inline constexpr uint64_t kMaxNpyHeaderBytes = 65536;
 
 namespace detail_npy {
 
@@ -53,32 +57,35 @@ inline std::string header_value(const std::string& h, const std::string& key) {
 
 // Reads a whole .npy file into a contiguous tensor.
 inline Tensor read_npy(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail("read_npy: cannot open '", path, "'");
-    f.seekg(0, std::ios::end);
-    const uint64_t file_size = uint64_t(f.tellg());
-    f.seekg(0);
-    unsigned char pre[10];
-    if (!f.read(reinterpret_cast<char*>(pre), 8) || std::memcmp(pre, "\x93NUMPY", 6) != 0)
+    std::shared_ptr<MappedFile> map;
+    try {
+        map = std::make_shared<MappedFile>(path);
+    } catch (const Error& e) {
+        fail("read_npy: ", e.what());
+    }
+    const uint8_t* pre = map->data();
+    const uint64_t file_size = map->bytes();
+    if (file_size < 8 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
         fail("read_npy: '", path, "' is not a .npy file (bad magic)");
     const int major = pre[6];
     uint64_t hlen = 0;
     size_t prelen = 0;
     if (major == 1) {
-        if (!f.read(reinterpret_cast<char*>(pre + 8), 2)) fail("read_npy: '", path, "' is truncated in its header");
+        if (file_size < 10) fail("read_npy: '", path, "' is truncated in its header");
         hlen = uint64_t(pre[8]) | uint64_t(pre[9]) << 8;
         prelen = 10;
     } else if (major == 2 || major == 3) {
-        unsigned char l[4];
-        if (!f.read(reinterpret_cast<char*>(l), 4)) fail("read_npy: '", path, "' is truncated in its header");
-        hlen = uint64_t(l[0]) | uint64_t(l[1]) << 8 | uint64_t(l[2]) << 16 | uint64_t(l[3]) << 24;
+        if (file_size < 12) fail("read_npy: '", path, "' is truncated in its header");
+        hlen = uint64_t(pre[8]) | uint64_t(pre[9]) << 8 | uint64_t(pre[10]) << 16 | uint64_t(pre[11]) << 24;
         prelen = 12;
     } else {
         fail("read_npy: '", path, "' has unsupported format version ", major, ".", int(pre[7]));
     }
+    if (hlen > kMaxNpyHeaderBytes)
+        fail("read_npy: '", path, "' has a ", hlen, "-byte header, more than the limit of ", kMaxNpyHeaderBytes,
+             " bytes");
     if (prelen + hlen > file_size) fail("read_npy: '", path, "' is truncated in its header");
-    std::string h(size_t(hlen), '\0');
-    f.read(&h[0], std::streamsize(hlen));
+    const std::string h(reinterpret_cast<const char*>(pre + prelen), size_t(hlen));
 
     std::string descr = detail_npy::header_value(h, "descr");
     const std::string fortran = detail_npy::header_value(h, "fortran_order");
@@ -137,9 +144,7 @@ inline Tensor read_npy(const std::string& path) {
         fail("read_npy: '", path, "' is truncated: shape ", shape_txt, " of ", descr, " needs ",
              huge ? std::string("more") : std::to_string(data_bytes), " bytes, file has ", have);
     Tensor t = Tensor::empty(shape, dt);
-    if (data_bytes > 0 &&
-        !f.read(static_cast<char*>(const_cast<void*>(t.raw())), std::streamsize(data_bytes)))
-        fail("read_npy: '", path, "': read error");
+    if (data_bytes > 0) std::memcpy(const_cast<void*>(t.raw()), pre + prelen + hlen, size_t(data_bytes));
     return t;
 }
 

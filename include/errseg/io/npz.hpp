@@ -22,6 +22,7 @@
 #include "../core/tensor.hpp"
 #include "byte_order.hpp"
 #include "checksum.hpp"
+#include "npy.hpp"
 #include "stb.hpp"
 
 namespace errseg {
@@ -168,6 +169,9 @@ inline NpyHeader parse_npy_header(const uint8_t* d, uint64_t n, const std::strin
     } else {
         bad_npy(what, "unsupported .npy format version " + std::to_string(major));
     }
+    if (hlen > kMaxNpyHeaderBytes)
+        bad_npy(what, "a " + std::to_string(hlen) + "-byte .npy header, more than the limit of " +
+                          std::to_string(kMaxNpyHeaderBytes) + " bytes");
     if (hlen > n - pre) bad_npy(what, "truncated .npy header");
     const std::string h(reinterpret_cast<const char*>(d + pre), size_t(hlen));
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/finite.hpp"
 #include "../core/tensor.hpp"
 #include "json.hpp"
 #include "safetensors.hpp"
@@ -174,19 +175,8 @@ private:
         bool config_parsed = false;
     };
 
-    // Fails when a float32 tensor holds NaN or +-Inf.
     void check_finite(const Tensor& t, const std::string& full) const {
-        const uint32_t* bits = static_cast<const uint32_t*>(t.raw());  // contiguous F32
-        const size_t n = size_t(t.numel());
-        size_t bad = 0;
-        for (size_t i = 0; i < n; ++i) bad += (bits[i] & 0x7F800000u) == 0x7F800000u;
-        if (bad == 0) return;
-        size_t first = 0;
-        while ((bits[first] & 0x7F800000u) != 0x7F800000u) ++first;
-        float v;
-        std::memcpy(&v, bits + first, sizeof v);
-        fail("tensor '", full, "' in model file ", path(), " holds ", bad, " non-finite value", bad > 1 ? "s" : "",
-             " (NaN/Inf; first: ", v, " at element ", first, "): the model file is corrupt");
+        errseg::check_finite(t, "tensor '" + full + "' in model file " + path(), ": the model file is corrupt");
     }
 
     Shared& shared() const {

@@ -32,6 +32,11 @@ inline Activation activation_from_name(const std::string& name) {
     fail("unknown CLIP activation '", name, "' (expected \"gelu\" or \"quick_gelu\")");
 }
 
+// Bounds on every size in a CLIP config: far beyond any real model, small enough that products
+// of them cannot overflow (an absurd value fails here, naming the field, not later in a GEMM).
+inline constexpr int64_t kMaxConfigWidth = 1 << 16;
+inline constexpr int64_t kMaxConfigDepth = 1024;
+
 namespace detail {
 
 inline std::vector<int64_t> int_list(const json::Value& v, const char* what) {
@@ -39,6 +44,13 @@ inline std::vector<int64_t> int_list(const json::Value& v, const char* what) {
     std::vector<int64_t> out;
     for (const json::Value& x : v.as_array()) out.push_back(x.as_int());
     return out;
+}
+
+// A LayerNorm epsilon: positive (a negative one makes sqrt(var + eps) NaN) and small.
+inline float ln_eps(const json::Value& obj, double def, const char* what) {
+    const double eps = obj.number_or("ln_eps", def);
+    ERRSEG_CHECK(eps > 0 && eps <= 1, "CLIP config: ", what, " must be in (0, 1], got ", eps);
+    return float(eps);
 }
 
 // The activation named by clip_cfg["act"], or the default of the vision tower's family.
@@ -74,7 +86,7 @@ struct ConvNeXtConfig {
         c.head = v.string_or("head", "linear");
         c.image_size = v["image_size"].as_int();
         c.embed_dim = clip_cfg["embed_dim"].as_int();
-        c.eps = float(v.number_or("ln_eps", 1e-6));
+        c.eps = detail::ln_eps(v, 1e-6, "vision.ln_eps");
         c.validate();
         return c;
     }
@@ -83,10 +95,13 @@ struct ConvNeXtConfig {
         ERRSEG_CHECK(dims.size() == 4 && depths.size() == 4, "ConvNeXt config: expected 4 stages, got ",
                      dims.size(), " dims and ", depths.size(), " depths");
         for (size_t i = 0; i < 4; ++i)
-            ERRSEG_CHECK(dims[i] > 0 && depths[i] >= 0, "ConvNeXt config: invalid stage ", i);
+            ERRSEG_CHECK(dims[i] > 0 && dims[i] <= kMaxConfigWidth && depths[i] >= 0 && depths[i] <= kMaxConfigDepth,
+                         "ConvNeXt config: invalid stage ", i, " (vision.dims ", dims[i], ", vision.depths ", depths[i],
+                         ")");
         ERRSEG_CHECK(head == "linear" || head == "mlp", "ConvNeXt config: head '", head,
                      "' is not \"linear\" or \"mlp\"");
-        ERRSEG_CHECK(embed_dim > 0 && image_size > 0, "ConvNeXt config: invalid embed_dim/image_size");
+        ERRSEG_CHECK(embed_dim > 0 && embed_dim <= kMaxConfigWidth && image_size > 0 && image_size <= kMaxConfigWidth,
+                     "ConvNeXt config: invalid embed_dim ", embed_dim, " or vision.image_size ", image_size);
     }
 };
 
@@ -108,10 +123,11 @@ struct VitConfig {
         c.image_size = v["image_size"].as_int();
         c.embed_dim = clip_cfg["embed_dim"].as_int();
         c.act = detail::clip_act_name(clip_cfg);
-        c.eps = float(v.number_or("ln_eps", 1e-5));
+        c.eps = detail::ln_eps(v, 1e-5, "vision.ln_eps");
         activation_from_name(c.act);
-        ERRSEG_CHECK(c.width > 0 && c.layers >= 0 && c.heads > 0 && c.width % c.heads == 0 &&
-                         c.patch_size > 0 && c.image_size >= c.patch_size && c.embed_dim > 0,
+        ERRSEG_CHECK(c.width > 0 && c.width <= kMaxConfigWidth && c.layers >= 0 && c.layers <= kMaxConfigDepth &&
+                         c.heads > 0 && c.width % c.heads == 0 && c.patch_size > 0 && c.image_size >= c.patch_size &&
+                         c.image_size <= kMaxConfigWidth && c.embed_dim > 0 && c.embed_dim <= kMaxConfigWidth,
                      "ViT config: invalid sizes (width ", c.width, ", heads ", c.heads, ", patch ",
                      c.patch_size, ", image ", c.image_size, ")");
         return c;
@@ -134,10 +150,12 @@ struct TextConfig {
         c.layers = t["layers"].as_int();
         c.embed_dim = clip_cfg["embed_dim"].as_int();
         c.act = detail::clip_act_name(clip_cfg);
-        c.eps = float(t.number_or("ln_eps", 1e-5));
+        c.eps = detail::ln_eps(t, 1e-5, "text.ln_eps");
         activation_from_name(c.act);
-        ERRSEG_CHECK(c.context_length > 0 && c.vocab_size > 0 && c.width > 0 && c.heads > 0 &&
-                         c.width % c.heads == 0 && c.layers >= 0 && c.embed_dim > 0,
+        ERRSEG_CHECK(c.context_length > 0 && c.context_length <= 4096 && c.vocab_size > 0 &&
+                         c.vocab_size <= (1 << 24) && c.width > 0 && c.width <= kMaxConfigWidth && c.heads > 0 &&
+                         c.width % c.heads == 0 && c.layers >= 0 && c.layers <= kMaxConfigDepth && c.embed_dim > 0 &&
+                         c.embed_dim <= kMaxConfigWidth,
                      "text config: invalid sizes (width ", c.width, ", heads ", c.heads, ", vocab ",
                      c.vocab_size, ")");
         return c;

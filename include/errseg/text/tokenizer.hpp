@@ -16,7 +16,6 @@
 #pragma once
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/regular_file.hpp"
 #include "../core/tensor.hpp"
 #include "pretokenize.hpp"
 #include "text_cleaning.hpp"
@@ -67,6 +67,7 @@ struct ByteAlphabet {
 class ClipTokenizer {
 public:
     static constexpr int kMaxMerges = 49152 - 256 - 2;  // 48894, as open_clip slices the file
+    static constexpr uint64_t kMaxMergesFileBytes = uint64_t(64) << 20;  // CLIP's file: 1.6 MB
     static constexpr int kDefaultContextLength = 77;
 
     // Builds the tokenizer from merge lines ("a b" per line; '\r' line ends tolerated).
@@ -110,11 +111,12 @@ public:
     }
 
     static ClipTokenizer from_file(const std::string& path) {
-        std::ifstream f(path, std::ios::binary);
-        ERRSEG_CHECK(f.good(), "cannot open BPE merges file '", path, "'");
-        std::ostringstream ss;
-        ss << f.rdbuf();
-        const std::string text = ss.str();
+        std::string text;
+        try {
+            text = read_file_capped(path, kMaxMergesFileBytes, "BPE merges file");
+        } catch (const Error& e) {
+            fail("cannot read BPE merges file: ", e.what());
+        }
         ERRSEG_CHECK(!(text.size() >= 2 && uint8_t(text[0]) == 0x1F && uint8_t(text[1]) == 0x8B),
                      "BPE merges file '", path, "' is gzip-compressed; decompress it first");
         try {
@@ -141,7 +143,7 @@ public:
             candidates.emplace_back("data/clip_bpe_merges.txt");
             std::string tried;
             for (const auto& c : candidates) {
-                if (std::ifstream(c).good()) return from_file(c);
+                if (is_regular_file(c)) return from_file(c);
                 tried += " '" + c + "'";
             }
             fail("CLIP BPE merges not found (set ERRSEG_CLIP_MERGES); tried", tried);

@@ -106,4 +106,15 @@ inline std::string encode_utf8(std::u32string_view s) {
     return out;
 }
 
+// s with every ill-formed part replaced by U+FFFD (as decode_utf8); valid input is unchanged.
+inline std::string to_valid_utf8(std::string_view s) {
+    bool ascii = true;
+    for (char c : s) ascii = ascii && uint8_t(c) < 0x80;
+    if (ascii) return std::string(s);
+    return encode_utf8(decode_utf8(s));
+}
+
+// Well-formed UTF-8 (no overlongs, surrogates, or code points past U+10FFFF).
+inline bool is_valid_utf8(std::string_view s) { return to_valid_utf8(s) == s; }
+
 }  // namespace errseg::text

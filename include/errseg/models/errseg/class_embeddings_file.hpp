@@ -19,12 +19,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "../../core.hpp"
+#include "../../core/regular_file.hpp"
 #include "../../io/fingerprint.hpp"
 #include "../../io/json.hpp"
 #include "../../io/safetensors.hpp"
@@ -118,9 +118,9 @@ ClassEmbeddings compute_class_embeddings(const Model& model, const Weights& weig
 // Reads and validates a class-embeddings file (format, shape against its own class list, NaN/Inf).
 inline ClassEmbeddings read_class_embeddings(const std::string& path) {
     {
-        std::ifstream f(path, std::ios::binary);
+        const RegularFile f(path);  // never blocks on a FIFO; names what a non-file is
         char magic[6] = {};
-        if (f && f.read(magic, 6) && std::memcmp(magic, "\x93NUMPY", 6) == 0)
+        if (::read(f.fd(), magic, sizeof(magic)) == ssize_t(sizeof(magic)) && std::memcmp(magic, "\x93NUMPY", 6) == 0)
             fail("class embeddings file '", path, "' is a bare .npy array, which does not say which vocabulary ",
                  "and model it was made for: re-create it with errseg embed-text --model M --classes VOCAB ",
                  "--out NAME.safetensors");

@@ -5,7 +5,9 @@
 // The CLIP towers' own configs (ConvNeXtConfig, TextConfig) are read from the same JSON's
 // "clip" object by their modules; this header only covers what ERR-Seg adds.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,12 @@ struct ErrSegInputConfig {
 };
 
 struct ErrSegConfig {
+    // The image encoder's deepest stage has stride 32; a smaller input leaves it no pixels.
+    static constexpr int64_t kMinCropSize = 32;
+    // 4096^2 inputs already need ~1 GB per class in the decoder (docs/LIMITS.md).
+    static constexpr int64_t kMaxCropSize = 4096;
+    static constexpr int64_t kMaxWidth = 1 << 16;  // any channel count or width
+
     ErrSegHeadConfig head;
     ErrSegInputConfig input;
     std::string prompt_template = "A photo of a {} in the scene";
@@ -122,9 +130,37 @@ struct ErrSegConfig {
         ERRSEG_CHECK(input.crop_size >= 16 && input.crop_size % 16 == 0,
                      "ERR-Seg config: crop_size must be a positive multiple of 16 (the up-decoders join ",
                      "stride-16/8/4 maps), got ", input.crop_size);
-        for (int i = 0; i < 3; ++i)  // the input is divided by them: 0 would turn it into Inf/NaN
-            ERRSEG_CHECK(input.pixel_std[i] > 0 && input.pixel_std[i] < 1e30f,
-                         "ERR-Seg config: pixel_std must be positive, got ", input.pixel_std[i]);
+        ERRSEG_CHECK(input.crop_size >= kMinCropSize, "ERR-Seg config: crop_size ", input.crop_size,
+                     " is too small for the network: the image encoder's deepest stage has stride 32, so the ",
+                     "smallest crop it can run is ", kMinCropSize);
+        ERRSEG_CHECK(input.crop_size <= kMaxCropSize, "ERR-Seg config: crop_size ", input.crop_size,
+                     " is larger than the limit of ", kMaxCropSize);
+        for (int64_t r : h.aggregator_scale_ratio)
+            ERRSEG_CHECK(r <= input.crop_size / 16, "ERR-Seg config: aggregator_scale_ratio ", r,
+                         " is larger than the stride-16 map of crop_size ", input.crop_size, " (",
+                         input.crop_size / 16, " pixels)");
+        for (int i = 0; i < 3; ++i) {
+            // 0-255 RGB values: the input is (x - mean) / std, so an absurd value turns every pixel
+            // into Inf/NaN (or rounds everything to one value) and the label map into noise.
+            ERRSEG_CHECK(input.pixel_mean[i] >= 0 && input.pixel_mean[i] <= 255, "ERR-Seg config: input.pixel_mean[",
+                         i, "] must be in [0, 255] (0-255 RGB), got ", input.pixel_mean[i]);
+            ERRSEG_CHECK(input.pixel_std[i] >= 0.01f && input.pixel_std[i] <= 1000,
+                         "ERR-Seg config: input.pixel_std[", i, "] must be in [0.01, 1000] (0-255 RGB), got ",
+                         input.pixel_std[i]);
+        }
+        const std::pair<const char*, int64_t> dims[] = {
+            {"corr_fpn_inter_dim", h.corr_fpn_inter_dim}, {"guidance_fpn_inter_dim", h.guidance_fpn_inter_dim},
+            {"text_guidance_dim", h.text_guidance_dim},   {"aggregator_dim", h.aggregator_dim},
+            {"aggregator_heads", h.aggregator_heads},     {"sample_classes_num", h.sample_classes_num}};
+        for (const auto& [name, d] : dims)
+            ERRSEG_CHECK(d >= 1 && d <= kMaxWidth, "ERR-Seg config: head.", name, " must be in [1, ", kMaxWidth,
+                         "], got ", d);
+        for (const auto* list : {&h.image_guidance_dims, &h.decoder_guidance_dims, &h.guidance_proj_dims, &h.decoder_dims})
+            for (int64_t d : *list)
+                ERRSEG_CHECK(d >= 1 && d <= kMaxWidth, "ERR-Seg config: head channel widths must be in [1, ", kMaxWidth,
+                             "], got ", d);
+        ERRSEG_CHECK(h.num_layers() <= 64, "ERR-Seg config: aggregator_scale_ratio has ", h.num_layers(),
+                     " layers, more than 64");
         ERRSEG_CHECK(prompt_template.find("{}") != std::string::npos,
                      "ERR-Seg config: prompt_template has no '{}' placeholder");
     }
@@ -135,13 +171,23 @@ private:
         if (!v) return;
         ERRSEG_CHECK(v->is_array(), "ERR-Seg config: '", key, "' must be an array");
         out.clear();
-        for (const json::Value& e : v->as_array()) out.push_back(e.as_int());
+        for (const json::Value& e : v->as_array()) {
+            try {
+                out.push_back(e.as_int());
+            } catch (const Error& err) {
+                fail("ERR-Seg config: '", key, "': ", err.what());
+            }
+        }
     }
     static void read_triple(const json::Value& obj, const char* key, float (&out)[3]) {
         const json::Value* v = obj.find(key);
         if (!v) return;
         ERRSEG_CHECK(v->is_array() && v->size() == 3, "ERR-Seg config: '", key, "' must hold 3 numbers");
-        for (size_t i = 0; i < 3; ++i) out[i] = float((*v)[i].as_number());
+        for (size_t i = 0; i < 3; ++i) {
+            const double x = (*v)[i].as_number();  // range-checked before the cast (1e308 -> inf)
+            ERRSEG_CHECK(std::fabs(x) <= 1e6, "ERR-Seg config: input.", key, "[", i, "] = ", x, " is out of range");
+            out[i] = float(x);
+        }
     }
 };
 

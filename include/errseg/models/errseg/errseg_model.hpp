@@ -73,7 +73,10 @@ public:
     // Cached per vocabulary; treat the returned tensor as read-only.
     Tensor encode_classes(const std::vector<std::string>& class_names) const {
         return cache_->get(class_names, [&](const std::vector<std::string>& names) {
-            return encode_class_names(text_, *tokenizer_, cfg_.prompt_template, names);
+            Tensor emb = encode_class_names(text_, *tokenizer_, cfg_.prompt_template, names);
+            check_finite(emb, "the text encoder's output (class embeddings)",
+                         ": the model's weights overflow float32 (a corrupt or mis-converted model?)");
+            return emb;
         });
     }
 
@@ -109,6 +112,7 @@ public:
         ERRSEG_CHECK(class_embeddings.dim() == 2 && class_embeddings.size(1) == cfg_.embed_dim,
                      "ErrSegModel::segment: class embeddings must be [T, ", cfg_.embed_dim, "], got ",
                      shape_str(class_embeddings.shape()));
+        check_finite(class_embeddings.to_f32(), "the class-embedding tensor");
         const int64_t n = int64_t(images.size());
         const auto start = std::chrono::steady_clock::now();
         errseg_detail::StageTimer::Timings shared;  // preprocess and image encoder, whole batch
@@ -141,6 +145,10 @@ public:
             errseg_detail::StageTimer post_timer(&r.timings_ms);
             r.logits = std::move(head.logits);
             r.selected = std::move(head.selected);
+            // Finite weights can still overflow float32 on the way (extreme values): a NaN would
+            // give a confident-looking label map, so the image fails instead.
+            check_finite(r.logits, "the decoder's output (logits) for this image",
+                         ": the model overflows float32 on it (extreme weights or class embeddings?)");
 
             PostprocessOptions post;
             post.keep_probs = opt.keep_probs;
