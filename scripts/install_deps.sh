@@ -18,7 +18,7 @@ fi
 $SUDO apt-get install -y -q --no-install-recommends \
   cmake ninja-build g++ make pkg-config \
   libeigen3-dev libstb-dev doctest-dev libbenchmark-dev \
-  python3 python3-pip python3-numpy python3-torch python3-torchvision python3-regex \
+  python3 python3-pip python3-numpy python3-pil python3-torch python3-torchvision python3-regex \
   python3-tqdm python3-yaml libopenblas0-pthread \
   clang libclang-rt-14-dev
 PIP="/usr/bin/python3 -m pip install -q --break-system-packages --disable-pip-version-check"

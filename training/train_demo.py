@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains the demo ERR-Seg model from scratch on procedural scenes (training/scenes.py).
 
-    /usr/bin/python3 training/train_demo.py [--steps 1000] [--out data/demo/errseg_shapes.pth]
+    /usr/bin/python3 training/train_demo.py [--steps 800] [--out data/demo/errseg_shapes.pth]
 
 The model is our PyTorch reference (tests/reference/errseg_reference.py) with its tensors made
 trainable: the whole network — ConvNeXt image tower with the HSM path, CLIP text tower over the
@@ -116,7 +116,8 @@ def text_tokens(cfg, tok):
     return t[:, :int(t.argmax(-1).max()) + 1]
 
 
-def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng, aux_weight):
+def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng):
+    """(segmentation loss, auxiliary cost-map loss) of one batch, each a mean over images."""
     K = cfg["head"]["sample_classes_num"]
     f = model.image_features(model_input(batch_images, cfg))
     text = model.encode_text(tokens)                                       # N×E, unit length
@@ -142,7 +143,7 @@ def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng, aux_w
         target = (labels[b].unsqueeze(0) == vocab_ids.view(-1, 1, 1)).float()
         seg = seg + F.binary_cross_entropy_with_logits(up, target)
     n = batch_images.shape[0]
-    return seg / n, aux / (2 * n), aux_weight
+    return seg / n, aux / (2 * n)
 
 
 def save_atomic(obj, path):
@@ -156,7 +157,7 @@ def main():
     ap.add_argument("--config", default=os.path.join(REPO, "data", "demo", "errseg_shapes.config.json"))
     ap.add_argument("--out", default=os.path.join(REPO, "data", "demo", "errseg_shapes.pth"))
     ap.add_argument("--state", default=None, help="resumable training state (default: OUT.state)")
-    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
@@ -199,8 +200,8 @@ def main():
         pairs = [scenes.make_scene(int(s), size, size) for s in seeds]
         images = np.stack([p[0] for p in pairs])
         labels = np.stack([p[1] for p in pairs])
-        seg, aux, w = step_loss(model, params, images, labels, tokens, cfg, rng, args.aux_weight)
-        loss = seg + w * aux
+        seg, aux = step_loss(model, params, images, labels, tokens, cfg, rng)
+        loss = seg + args.aux_weight * aux
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad()
