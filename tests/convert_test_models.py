@@ -5,6 +5,8 @@
 
 * ``tests/data/fixtures/errseg_tiny_seed0.pth`` (+ ``errseg_tiny.config.json``)
   -> ``OUTDIR/errseg_tiny.safetensors``
+* the trained demo model ``data/demo/errseg_shapes.pth`` (+ ``errseg_shapes.config.json``)
+  -> ``OUTDIR/errseg_shapes.safetensors``
 * every ``tests/data/clip/<stem>.pt|.bin|.safetensors`` (+ ``<stem>.config.json`` when present,
   passed as ``--config``) -> ``OUTDIR/<stem>.safetensors``
 
@@ -25,6 +27,7 @@ from errseg_convert import ConvertError  # noqa: E402
 from errseg_convert.converter import DEFAULT_MERGES, convert  # noqa: E402
 
 FIXTURES = os.path.join(HERE, "data", "fixtures")
+DEMO = os.path.join(REPO, "data", "demo")
 CLIP_DIR = os.path.join(HERE, "data", "clip")
 CHECKPOINT_EXTENSIONS = (".pt", ".bin", ".safetensors")
 
@@ -33,7 +36,10 @@ def jobs(outdir):
     """(input, config or None, output) for every test checkpoint."""
     found = [(os.path.join(FIXTURES, "errseg_tiny_seed0.pth"),
               os.path.join(FIXTURES, "errseg_tiny.config.json"),
-              os.path.join(outdir, "errseg_tiny.safetensors"))]
+              os.path.join(outdir, "errseg_tiny.safetensors")),
+             (os.path.join(DEMO, "errseg_shapes.pth"),
+              os.path.join(DEMO, "errseg_shapes.config.json"),
+              os.path.join(outdir, "errseg_shapes.safetensors"))]
     for path in sorted(glob.glob(os.path.join(CLIP_DIR, "*"))):
         stem, ext = os.path.splitext(os.path.basename(path))
         if ext not in CHECKPOINT_EXTENSIONS or not os.path.isfile(path):

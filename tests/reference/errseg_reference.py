@@ -101,7 +101,9 @@ def ln2d(x, w, b, eps):
 
 class Model:
     def __init__(self, ckpt, cfg):
-        sd = torch.load(ckpt, map_location="cpu")
+        """ckpt: a checkpoint path, or a state dict (training/train_demo.py passes its parameters,
+        which stay the same tensor objects, so gradients reach them)."""
+        sd = ckpt if isinstance(ckpt, dict) else torch.load(ckpt, map_location="cpu")
         sd = sd.get("model", sd)
         self.c = {k[len("sem_seg_head.clip_model."):]: v.float() for k, v in sd.items()
                   if k.startswith("sem_seg_head.clip_model.")}
@@ -275,22 +277,32 @@ class Model:
         return F.relu(F.group_norm(x, C // 8, h[p + "textual_fusion.4.weight"], h[p + "textual_fusion.4.bias"], 1e-5))
 
     def head(self, f, text, K, order=None, dump=None):
-        h, hc = self.h, self.cfg["head"]
         dump = dump if dump is not None else {}
-
-        def cost(feat, e):
-            fn = F.normalize(feat[0], dim=0)
-            en = F.normalize(e, dim=-1)
-            return torch.einsum("chw,tc->thw", fn, en)
-
-        c16 = cost(f["os16_dense"], text)
+        c16 = self.cost(f["os16_dense"][0], text)
         sel, w = self.crm(c16, K)
         dump["cost16"], dump["crm_weights"] = c16, w
         dump["selected"] = torch.tensor(sel)
         idx = sel if order is None else order
-        T, H, W = c16.shape
-        s16 = c16[idx].unsqueeze(1)
-        s32 = cost(f["clip_vis_dense"], text[idx]).unsqueeze(1)
+        x = self.decode(f, text[idx], c16[idx], dump)
+        T = c16.shape[0]
+        logits = torch.full((T,) + x.shape[-2:], -100.0)
+        logits[idx] = x
+        return logits, sel
+
+    @staticmethod
+    def cost(feat, e):
+        """Cosine cost volume (spec §2.7 H1): one image's features C×H×W against T embeddings."""
+        return torch.einsum("chw,tc->thw", F.normalize(feat, dim=0), F.normalize(e, dim=-1))
+
+    def decode(self, f, text, c16, dump=None):
+        """The head after CRM (H2–H14) for one image (batch entry 0 of f) and its K selected
+        classes: text K×E, c16 their K×H×W stride-16 costs. Returns the K×h×w logits."""
+        h, hc = self.h, self.cfg["head"]
+        dump = dump if dump is not None else {}
+        cost = lambda feat, e: self.cost(feat[0], e)
+        H, W = c16.shape[-2:]
+        s16 = c16.unsqueeze(1)
+        s32 = cost(f["clip_vis_dense"], text).unsqueeze(1)
         g = {k: f[k].clamp(-16, 16) for k in ("os4", "os8", "os16", "os32")}
         a16 = F.conv2d(s16, h["corr_proj_convs.0.0.weight"], h["corr_proj_convs.0.0.bias"], padding=3)
         a32 = F.conv2d(s32, h["corr_proj_convs.1.0.weight"], h["corr_proj_convs.1.0.bias"], padding=3)
@@ -305,8 +317,7 @@ class Model:
                     for i, k in enumerate(("os32", "os16"))]
         gs = (F.interpolate(p32, size=p16.shape[-2:], mode="bilinear", align_corners=False) + p16) / 2.0
         gs = F.conv2d(gs, h["low_img_fusion.weight"], h["low_img_fusion.bias"])
-        te = text[idx]
-        te = te / te.norm(dim=-1, keepdim=True)
+        te = text / text.norm(dim=-1, keepdim=True)
         tg = F.gelu(F.linear(te, h["text_guidance_projection.0.weight"], h["text_guidance_projection.0.bias"]))
         dump["guidance_aggregation"], dump["text_guidance"] = gs, tg
         for i in range(len(dec)):
@@ -320,10 +331,7 @@ class Model:
         x = self.up_decoder("up_decoder1.", x, dec[0], False)
         x = self.up_decoder("up_decoder2.", x, dec[1], True)
         x = self.up_decoder("up_decoder3.", x, dec[2], True)
-        x = F.conv2d(x, h["head.weight"], h["head.bias"])[:, 0]
-        logits = torch.full((T,) + x.shape[-2:], -100.0)
-        logits[idx] = x
-        return logits, sel
+        return F.conv2d(x, h["head.weight"], h["head.bias"])[:, 0]
 
     def segment(self, image_u8, text, K, dump=None):
         inp = self.cfg["input"]
