@@ -1,7 +1,9 @@
-// Core types: tensors, dtypes, errors, threading.
+// Core types: tensors, shapes, dtypes, activations, errors, threading.
 #pragma once
+#include "core/activation.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "core/shape.hpp"
 #include "core/storage.hpp"
 #include "core/tensor.hpp"

@@ -6,14 +6,9 @@
 // device tensors, include/errseg/cuda/cuda_backend.hpp). The names without a backend
 // (ConvNeXt, ErrSegModel, ...) are the CPU instantiations.
 //
-// What a Backend provides (CudaBackend mirrors this list):
-//   Tensor                        its tensor type (dim / size / shape / reshape / defined)
-//   upload / download             host Tensor in (weights, inputs), float32 host Tensor out
-//   permute, permute_copy, contiguous, slice0, select0, concat, pad2d, index_select
-//   linear, matmul, conv2d, conv2d_depthwise_nhwc, conv_transpose2d, layer_norm, layer_norm2d, group_norm, l2_normalize,
-//                                 normalize_rows
-//   gelu, quick_gelu, relu, relu6, clamp, scale, add, add_, mul, mean, resize_bilinear, avg_pool2d
-//   attention_tokens, multi_head_self_attention
+// What a Backend provides: a tensor type `Tensor` (dim / size / shape / reshape / defined), a
+// `kName`, and every op of ERRSEG_BACKEND_OPS (backend_ops.hpp: the one list, with signatures);
+// BackendConformance<B> fails the build when one is missing.
 // Layout functions may return views on the CPU (no copy) and dense copies on the GPU; model code
 // never relies on either.
 #pragma once
@@ -22,6 +17,7 @@
 
 #include "../core.hpp"
 #include "../ops.hpp"
+#include "backend_ops.hpp"
 
 namespace errseg {
 
@@ -121,5 +117,6 @@ struct CpuBackend {
         return ops::multi_head_self_attention(x, in_w, in_b, out_w, out_b, heads, causal);
     }
 };
+static_assert(BackendConformance<CpuBackend>::value);
 
 }  // namespace errseg

@@ -1,4 +1,4 @@
-// The GPU backend of the model code: the Backend interface of include/errseg/backend/cpu_backend.hpp
+// The GPU backend of the model code: the Backend interface (include/errseg/backend/backend_ops.hpp)
 // on DeviceTensors, forwarding to our kernels (errseg::cuda::ops). Host-only header; link
 // errseg::cuda.
 //
@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../backend/backend_ops.hpp"
 #include "../backend/cpu_backend.hpp"
 #include "../core.hpp"
 #include "../ops/conv_params.hpp"
@@ -99,6 +100,7 @@ struct CudaBackend {
     static Tensor add(const Tensor& a, const Tensor& b) { return ops::add(a, b); }
     static Tensor mul(const Tensor& a, const Tensor& b) { return ops::mul(a, b); }
     static void add_(Tensor& a, const Tensor& b) { a = ops::add(a, b); }
+    static Tensor mean(const Tensor& x, int64_t dim) { return ops::mean(x, dim); }
 
     // ---- resampling ----
     static Tensor resize_bilinear(const Tensor& x, int64_t h, int64_t w, bool align_corners) {
@@ -115,6 +117,7 @@ struct CudaBackend {
         return ops::multi_head_self_attention(x, in_w, in_b, out_w, out_b, heads, causal);
     }
 };
+static_assert(BackendConformance<CudaBackend>::value);
 
 // Sets the compute dtype (F32, F16 or BF16) for uploads on this thread until destroyed.
 class PrecisionScope {
