@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli_args.hpp"
+#include "model_options.hpp"
 #include "commands.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/eval/confusion.hpp"
@@ -58,15 +59,15 @@ int cmd_eval(int argc, char** argv) {
         .option("labels", "directory of ground-truth label PNGs")
         .option("predictions", "directory of predicted label PNGs (skip running the model)")
         .option("ignore-label", "ground-truth value to ignore", "255")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("top-k", "classes CRM keeps per image (default: the model's K)")
         .option("json", "also write the metrics as JSON to this file")
         .flag("upstream-resize", "the published protocol's data-loader resize first (short side 800, long side <= 1333, PIL bilinear); use it to compare with the paper")
         .flag("ignore-exif", "do not turn images upright by their EXIF orientation (detectron2 does)")
         .flag("per-class", "print IoU for every class")
         .flag("quiet", "no progress bar");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const ModelParams params = model_params(args, args.get_or("model", ""));
     std::vector<std::string> names = resolve_vocabulary(args.get("classes"), builtin_vocabulary);
     const int ignore = int(args.get_int("ignore-label", -1, 65535));
     auto gts = index_by_stem(args.get("labels"), {".png"});
@@ -91,7 +92,7 @@ int cmd_eval(int argc, char** argv) {
         }
     } else {
         auto images = index_by_stem(args.get("images"), {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".ppm", ".pgm"});
-        auto model = models::ErrSegModel::load(args.get("model"));
+        const Segmenter model(ModelParams{args.get("model"), params.device, params.precision, params.threads});
         Tensor emb = model.encode_classes(names);
         models::SegmentOptions opt;
         opt.top_k = args.has("top-k") ? int(args.get_int("top-k", 1, 1000000)) : -1;

@@ -21,10 +21,7 @@
 #include "errseg/io/npy.hpp"
 #include "errseg/render/overlay.hpp"
 #include "errseg/vocabulary.hpp"
-#ifdef ERRSEG_WITH_CUDA
-#include "errseg/cuda/cuda_backend.hpp"
-#include "errseg/cuda/device.hpp"
-#endif
+#include "model_options.hpp"
 
 namespace fs = std::filesystem;
 
@@ -277,38 +274,6 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
 }
 
 // "cpu" -> -1; "cuda" -> 0; "cuda:N" -> N.
-int parse_device(const std::string& device) {
-    if (device == "cpu") return -1;
-    if (device == "cuda") return 0;
-    if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 8 &&
-        device.find_first_not_of("0123456789", 5) == std::string::npos)
-        return std::stoi(device.substr(5));
-    fail("--device must be cpu, cuda or cuda:N, got '", device, "'");
-}
-
-DType parse_precision(const std::string& precision) {
-    if (precision == "fp32") return DType::F32;
-    if (precision == "fp16") return DType::F16;
-    if (precision == "bf16") return DType::BF16;
-    fail("--precision must be fp32, fp16 or bf16, got '", precision, "'");
-}
-
-int segment_on_gpu(int device, DType precision, const std::string& model_path, const SegmentJob& job,
-                   const std::vector<std::string>& images) {
-#ifdef ERRSEG_WITH_CUDA
-    const int count = cuda::cuda_device_count();
-    ERRSEG_CHECK(count > 0, "--device cuda: no usable CUDA device (", cuda::cuda_unavailable_reason(), ")");
-    ERRSEG_CHECK(device < count, "--device cuda:", device, ": there are only ", count, " CUDA device(s)");
-    ERRSEG_CUDA_CHECK(cudaSetDevice(device));
-    cuda::PrecisionScope scope(precision);  // weights are uploaded in this dtype at load
-    const auto model = models::ErrSegModelOn<cuda::CudaBackend>::load(model_path);
-    return segment_images(model, job, images);
-#else
-    (void)device, (void)precision, (void)model_path, (void)job, (void)images;
-    fail("--device cuda: this errseg was built without the CUDA backend (configure with -DERRSEG_CUDA=ON)");
-#endif
-}
-
 }  // namespace
 
 int cmd_segment(int argc, char** argv) {
@@ -322,9 +287,6 @@ int cmd_segment(int argc, char** argv) {
         .option("classes", "vocabulary: ade150|ade847|pc59|pc459|voc20|voc20b|coco, a file (JSON array or one name per line), or \"a,b,c\"")
         .option("class-embeddings", "reuse class embeddings saved by 'errseg embed-text --classes' (.npy, T x E)")
         .option("out-dir", "output directory (also -o)")
-        .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
-        .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("batch", "images per image-encoder pass (throughput mode; decoding, compute and writing overlap at any size)", "1")
         .option("top-k", "classes CRM keeps per image (default: the model's K; capped at the vocabulary size)")
         .option("max-classes", "refuse larger vocabularies", "4096")
@@ -337,16 +299,13 @@ int cmd_segment(int argc, char** argv) {
         .flag("ignore-exif", "do not turn JPEG/PNG images upright by their EXIF orientation (detectron2 does)")
         .flag("save-logits", "also write the decoder logits as <name>_logits.npy")
         .flag("quiet", "no progress bar");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
     const auto& images = args.positionals();
     ERRSEG_CHECK(!images.empty(), "no input image given (see errseg segment --help)");
-    const int device = parse_device(args.get("device"));
-    const DType precision = parse_precision(args.get("precision"));
-    ERRSEG_CHECK(device >= 0 || precision == DType::F32, "--precision ", args.get("precision"),
-                 " needs --device cuda: the CPU backend computes in fp32");
+    const ModelParams params = model_params(args, args.get("model"));
     SegmentJob job;
     job.out_dir = args.get("out-dir");
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
 
     VocabularyLimits limits;
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
@@ -369,8 +328,7 @@ int cmd_segment(int argc, char** argv) {
     ERRSEG_CHECK(fs::is_directory(job.out_dir), "cannot create output directory '", job.out_dir, "'");
     ERRSEG_CHECK(::access(job.out_dir.c_str(), W_OK) == 0, "output directory '", job.out_dir, "' is not writable");
 
-    if (device >= 0) return segment_on_gpu(device, precision, args.get("model"), job, images);
-    return segment_images(models::ErrSegModel::load(args.get("model")), job, images);
+    return segment_images(Segmenter(params), job, images);
 }
 
 }  // namespace errseg::cli

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli_args.hpp"
+#include "model_options.hpp"
 #include "commands.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/io/npy.hpp"
@@ -46,20 +47,20 @@ int cmd_embed_text(int argc, char** argv) {
     args.option("model", "converted CLIP or ERR-Seg model file")
         .option("out", "output .npy file")
         .option("classes", "vocabulary to encode as ERR-Seg class embeddings (ERR-Seg models)")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .flag("normalize", "L2-normalise each embedding");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const ModelParams params = model_params(args, args.get("model"));
     const std::string out = args.get("out");
     Tensor emb;
     if (args.has("classes")) {
         ERRSEG_CHECK(args.positionals().empty(), "give either TEXT... or --classes, not both");
         auto names = resolve_vocabulary(args.get("classes"), builtin_vocabulary);
-        auto model = models::ErrSegModel::load(args.get("model"));
+        const Segmenter model(params);
         emb = model.encode_classes(names);
     } else {
         ERRSEG_CHECK(!args.positionals().empty(), "no text given (see errseg embed-text --help)");
-        auto clip = models::Clip::load(args.get("model"));
+        const Clip clip(params);
         emb = clip.encode_text(args.positionals());
         if (args.flag_set("normalize")) emb = ops::l2_normalize(emb);
     }

@@ -27,3 +27,5 @@
 
 #include "models/errseg/config.hpp"
 #include "models/errseg/errseg_model.hpp"
+
+#include "front.hpp"  // errseg::Segmenter / errseg::Clip: the device chosen at run time

@@ -19,7 +19,37 @@
 #include "../ops/conv_params.hpp"
 
 // clang-format off
+// The ops every backend implements as a plain call of its ops namespace with the same name and
+// arguments (errseg::ops on the CPU, errseg::cuda::ops on the GPU): ERRSEG_FORWARD_BACKEND_OPS
+// generates them in each backend.
+#define ERRSEG_BACKEND_FORWARDED_OPS(X)                                                                        \
+    X(T, concat, (const std::vector<T>& xs, int64_t dim), (xs, dim))                                           \
+    X(T, pad2d, (const T& x, int left, int right, int top, int bottom, float value = 0.f), (x, left, right, top, bottom, value)) \
+    X(T, linear, (const T& x, const T& w, const T& b = T()), (x, w, b))                                        \
+    X(T, matmul, (const T& a, const T& b, bool trans_b = false), (a, b, trans_b))                              \
+    X(T, conv2d, (const T& x, const T& w, const T& b, const ::errseg::ops::Conv2dParams& p), (x, w, b, p))     \
+    X(T, conv_transpose2d, (const T& x, const T& w, const T& b, const ::errseg::ops::ConvTranspose2dParams& p), (x, w, b, p)) \
+    X(T, layer_norm, (const T& x, const T& w, const T& b, float eps), (x, w, b, eps))                          \
+    X(T, layer_norm2d, (const T& x, const T& w, const T& b, float eps), (x, w, b, eps))                        \
+    X(T, group_norm, (const T& x, int groups, const T& w, const T& b, float eps), (x, groups, w, b, eps))      \
+    X(T, l2_normalize, (const T& x, float eps), (x, eps))                                                      \
+    X(T, gelu, (const T& x), (x))                                                                              \
+    X(T, quick_gelu, (const T& x), (x))                                                                        \
+    X(T, relu, (const T& x), (x))                                                                              \
+    X(T, relu6, (const T& x), (x))                                                                             \
+    X(T, clamp, (const T& x, float lo, float hi), (x, lo, hi))                                                 \
+    X(T, scale, (const T& x, float s), (x, s))                                                                 \
+    X(T, add, (const T& a, const T& b), (a, b))                                                                \
+    X(T, mul, (const T& a, const T& b), (a, b))                                                                \
+    X(T, mean, (const T& x, int64_t dim), (x, dim))                                                            \
+    X(T, resize_bilinear, (const T& x, int64_t h, int64_t w, bool align_corners), (x, h, w, align_corners))    \
+    X(T, avg_pool2d, (const T& x, int kernel, int stride), (x, kernel, stride))                                \
+    X(T, multi_head_self_attention, (const T& x, const T& in_w, const T& in_b, const T& out_w, const T& out_b, int heads, bool causal), \
+      (x, in_w, in_b, out_w, out_b, heads, causal))
+
+// Every op: the forwarded ones and those each backend writes itself.
 #define ERRSEG_BACKEND_OPS(X)                                                                                  \
+    ERRSEG_BACKEND_FORWARDED_OPS(X)                                                                            \
     /* host <-> backend */                                                                                     \
     X(T, upload, (const HostTensor& host), (host))                                                             \
     X(HostTensor, download, (const T& x), (x))                                                                 \
@@ -29,39 +59,21 @@
     X(T, contiguous, (const T& x), (x))                                                                        \
     X(T, slice0, (const T& x, int64_t begin, int64_t end), (x, begin, end))                                    \
     X(T, select0, (const T& x, int64_t i), (x, i))                                                             \
-    X(T, concat, (const std::vector<T>& xs, int64_t dim), (xs, dim))                                           \
-    X(T, pad2d, (const T& x, int left, int right, int top, int bottom, float value = 0.f), (x, left, right, top, bottom, value)) \
     X(T, index_select, (const T& x, int64_t dim, const Index& idx), (x, dim, idx))                             \
-    /* products and convolutions */                                                                            \
-    X(T, linear, (const T& x, const T& w, const T& b = T()), (x, w, b))                                            \
-    X(T, matmul, (const T& a, const T& b, bool trans_b = false), (a, b, trans_b))                                    \
-    X(T, conv2d, (const T& x, const T& w, const T& b, const ::errseg::ops::Conv2dParams& p), (x, w, b, p))               \
+    /* products, convolutions, normalisations, elementwise, attention */                                       \
     X(T, conv2d_depthwise_nhwc, (const T& x, const T& w, const T& b, int pad_h, int pad_w), (x, w, b, pad_h, pad_w)) \
-    X(T, conv_transpose2d, (const T& x, const T& w, const T& b, const ::errseg::ops::ConvTranspose2dParams& p), (x, w, b, p)) \
-    /* normalisations */                                                                                       \
-    X(T, layer_norm, (const T& x, const T& w, const T& b, float eps), (x, w, b, eps))                          \
-    X(T, layer_norm2d, (const T& x, const T& w, const T& b, float eps), (x, w, b, eps))                        \
-    X(T, group_norm, (const T& x, int groups, const T& w, const T& b, float eps), (x, groups, w, b, eps))      \
-    X(T, l2_normalize, (const T& x, float eps), (x, eps))                                                      \
     X(T, normalize_rows, (const T& x), (x))                                                                    \
-    /* elementwise and reductions */                                                                           \
-    X(T, gelu, (const T& x), (x))                                                                              \
-    X(T, quick_gelu, (const T& x), (x))                                                                        \
-    X(T, relu, (const T& x), (x))                                                                              \
-    X(T, relu6, (const T& x), (x))                                                                             \
-    X(T, clamp, (const T& x, float lo, float hi), (x, lo, hi))                                                 \
-    X(T, scale, (const T& x, float s), (x, s))                                                                 \
-    X(T, add, (const T& a, const T& b), (a, b))                                                                \
-    X(T, mul, (const T& a, const T& b), (a, b))                                                                \
     X(void, add_, (T& a, const T& b), (a, b))                                                                  \
-    X(T, mean, (const T& x, int64_t dim), (x, dim))                                                            \
-    /* resampling */                                                                                           \
-    X(T, resize_bilinear, (const T& x, int64_t h, int64_t w, bool align_corners), (x, h, w, align_corners))    \
-    X(T, avg_pool2d, (const T& x, int kernel, int stride), (x, kernel, stride))                                \
-    /* attention */                                                                                            \
-    X(T, attention_tokens, (const T& q, const T& k, const T& v, int64_t heads, float scale), (q, k, v, heads, scale)) \
-    X(T, multi_head_self_attention, (const T& x, const T& in_w, const T& in_b, const T& out_w, const T& out_b, int heads, bool causal), \
-      (x, in_w, in_b, out_w, out_b, heads, causal))
+    X(T, attention_tokens, (const T& q, const T& k, const T& v, int64_t heads, float scale), (q, k, v, heads, scale))
+
+// Inside a backend struct (with `ops` naming its ops namespace): the forwarded ops.
+#define ERRSEG_DETAIL_FORWARD_OP(Ret, name, params, args) \
+    static Ret name params { return ops::name args; }
+#define ERRSEG_FORWARD_BACKEND_OPS()                   \
+    using T = Tensor;                                  \
+    using HostTensor = ::errseg::Tensor;               \
+    using Index = std::vector<int64_t>;                \
+    ERRSEG_BACKEND_FORWARDED_OPS(ERRSEG_DETAIL_FORWARD_OP)
 // clang-format on
 
 namespace errseg {
