@@ -7,7 +7,8 @@ set -euo pipefail
 BIN="$1"; MODEL="$2/errseg_tiny.safetensors"; WORK="$3"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 IMG="$SRC/tests/data/fixtures/sample_400x300.png"
-rm -rf "$WORK"; mkdir -p "$WORK/labels"
+rm -rf "$WORK"; mkdir -p "$WORK/labels" "$WORK/images"
+cp "$IMG" "$WORK/labels/x.png"; cp "$IMG" "$WORK/images/x.png"  # eval reaches the model (a CUDA build checks the device there)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 for verb in segment eval embed-text embed-image classify; do
@@ -28,7 +29,7 @@ expect_cuda_refusal() {  # verb args...
     fail "$verb --device cuda: unexpected message: $out"
 }
 expect_cuda_refusal segment --model "$MODEL" --classes "cat,dog" "$IMG" -o "$WORK/seg"
-expect_cuda_refusal eval --model "$MODEL" --classes "cat,dog" --images "$WORK" --labels "$WORK/labels"
+expect_cuda_refusal eval --model "$MODEL" --classes "cat,dog" --images "$WORK/images" --labels "$WORK/labels"
 expect_cuda_refusal embed-text --model "$MODEL" --out "$WORK/t.npy" "a cat"
 expect_cuda_refusal embed-image --model "$MODEL" --out "$WORK/i.npy" "$IMG"
 expect_cuda_refusal classify --model "$MODEL" --labels "cat,dog" "$IMG"

@@ -60,7 +60,9 @@ struct ModelParams {
     DType precision = DType::F32;   // GPU weights and activations (fp32 accumulation); CPU: F32 only
     int threads = 0;                // CPU threads (host work on the GPU too); 0: leave as is
 
-    // Refuses what this program cannot do, before any file is read; sets the thread count.
+    // Refuses what this program cannot do before any file is read (a CUDA device in a build
+    // without the CUDA backend, fp16/bf16 on the CPU); sets the thread count. Whether the CUDA
+    // device exists is checked when a front opens it.
     void apply() const {
         if (!device.is_cpu() && !cuda_backend_compiled()) fail_no_cuda_backend();
         ERRSEG_CHECK(precision == DType::F32 || precision == DType::F16 || precision == DType::BF16,
