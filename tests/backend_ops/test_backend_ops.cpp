@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "errseg/backend/backend_ops.hpp"
 #include "errseg/backend/cpu_backend.hpp"
 #include "errseg/core.hpp"
+#include "random_tensors.hpp"
 #if defined(ERRSEG_WITH_CUDA)
 #include "errseg/cuda/cuda_backend.hpp"
 #include "errseg/cuda/device.hpp"
@@ -254,26 +254,6 @@ std::vector<OpCase> all_cases() {
     return v;
 }
 
-Tensor random_tensor(const Shape& s, uint32_t seed, float lo, float hi) {
-    Tensor t = Tensor::empty(s);
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = d(gen);
-    return t;
-}
-
-// The values a tensor has after storage in dt (what a backend computing in dt really sees).
-Tensor quantize(const Tensor& x, DType dt) {
-    Tensor c = x.clone();
-    float* p = c.data<float>();
-    for (int64_t i = 0; i < c.numel(); ++i) {
-        if (dt == DType::F16) p[i] = errseg::half_to_float(errseg::float_to_half(p[i]));
-        else if (dt == DType::BF16) p[i] = errseg::bf16_to_float(errseg::float_to_bf16(p[i]));
-    }
-    return c;
-}
-
 // atol / rtol for outputs stored in dt, relative to the typical output magnitude.
 std::pair<double, double> tolerance(DType dt, double scale) {
     switch (dt) {
@@ -386,7 +366,8 @@ int main(int argc, char** argv) {
         const bool perf_sized = c.flops > 1e8;  // the large cases only run with --perf
         if (perf_sized && !opt.perf) continue;
         std::vector<Tensor> f32_inputs;
-        for (const Shape& s : c.inputs) f32_inputs.push_back(s.empty() ? Tensor() : random_tensor(s, seed++, c.lo, c.hi));
+        for (const Shape& s : c.inputs)
+            f32_inputs.push_back(s.empty() ? Tensor() : errseg_test::rand_tensor(s, seed++, c.lo, c.hi));
         for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
 #if defined(ERRSEG_WITH_CUDA)
             if (dt != DType::F32 && !gpu) {
@@ -397,7 +378,7 @@ int main(int argc, char** argv) {
             if (dt != DType::F32) continue;  // only the GPU computes in F16 / BF16
 #endif
             std::vector<Tensor> inputs;
-            for (const Tensor& t : f32_inputs) inputs.push_back(t.defined() ? quantize(t, dt) : Tensor());
+            for (const Tensor& t : f32_inputs) inputs.push_back(t.defined() ? errseg_test::quantize(t, dt) : Tensor());
             const Tensor reference = c.on_cpu(On<errseg::CpuBackend>{}, inputs).to_f32();  // errseg::ops
             if (dt == DType::F32)
                 run_on<errseg::CpuBackend>("cpu", dt, c, inputs, reference, opt, c.on_cpu, totals);
