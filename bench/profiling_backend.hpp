@@ -1,4 +1,4 @@
-// ProfilingBackend<Inner>: a Backend (include/errseg/backend/cpu_backend.hpp) that forwards every
+// ProfilingBackend<Inner>: a Backend (include/errseg/backend/backend_ops.hpp) that forwards every
 // op to Inner and adds its wall time to a table keyed by (op, input shapes). The model code is
 // templated over the backend, so `ErrSegModelOn<ProfilingBackend<CpuBackend>>` shows where a
 // forward pass spends its time without touching the model code. Host backends only (GPU ops
@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <errseg/backend/backend_ops.hpp>
 #include <errseg/backend/cpu_backend.hpp>
 
 namespace errseg::bench {
@@ -66,94 +67,59 @@ private:
 
 namespace profiling_detail {
 
-template <class T>
-void describe(std::string& key, const T& arg) {
-    if constexpr (std::is_same_v<std::decay_t<T>, errseg::Tensor>) {
-        key += ' ';
-        key += arg.defined() ? shape_str(arg.shape()) : "-";
+// The key of one call: op name, then the shape of every tensor argument ("-" if undefined).
+inline void describe(std::string& key, const errseg::Tensor& t) {
+    key += ' ';
+    key += t.defined() ? shape_str(t.shape()) : "-";
+}
+inline void describe(std::string& key, const std::vector<errseg::Tensor>& ts) {
+    if (!ts.empty()) describe(key, ts.front());
+}
+template <class A>
+void describe(std::string&, const A&) {}  // scalars and parameter structs: not part of the key
+
+// KeyOf{"op"}(args...): the key of one call.
+struct KeyOf {
+    const char* op;
+    template <class... A>
+    std::string operator()(const A&... args) const {
+        std::string key = op;
+        (describe(key, args), ...);
+        return key;
     }
+};
+
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace profiling_detail
 
+// Every op of ERRSEG_BACKEND_OPS, timed (generated from the list, so it cannot miss one).
 template <class Inner>
 struct ProfilingBackend {
     using Tensor = typename Inner::Tensor;
     static constexpr const char* kName = Inner::kName;
 
-#define ERRSEG_PROFILED_OP(op)                                                                         \
-    template <class... Args>                                                                           \
-    static decltype(auto) op(Args&&... args) {                                                         \
-        std::string key = #op;                                                                         \
-        (profiling_detail::describe(key, args), ...);                                                  \
-        const auto t0 = std::chrono::steady_clock::now();                                              \
-        if constexpr (std::is_void_v<decltype(Inner::op(std::forward<Args>(args)...))>) {              \
-            Inner::op(std::forward<Args>(args)...);                                                    \
-            OpProfile::get().add(key, ms_since(t0));                                                   \
-        } else {                                                                                       \
-            auto out = Inner::op(std::forward<Args>(args)...);                                         \
-            OpProfile::get().add(key, ms_since(t0));                                                   \
-            return out;                                                                                \
-        }                                                                                              \
-    }
-
-    ERRSEG_PROFILED_OP(upload)
-    ERRSEG_PROFILED_OP(download)
-    ERRSEG_PROFILED_OP(contiguous)
-    ERRSEG_PROFILED_OP(slice0)
-    ERRSEG_PROFILED_OP(select0)
-    ERRSEG_PROFILED_OP(pad2d)
-    ERRSEG_PROFILED_OP(index_select)
-    ERRSEG_PROFILED_OP(linear)
-    ERRSEG_PROFILED_OP(matmul)
-    ERRSEG_PROFILED_OP(conv2d)
-    ERRSEG_PROFILED_OP(conv2d_depthwise_nhwc)
-    ERRSEG_PROFILED_OP(conv_transpose2d)
-    ERRSEG_PROFILED_OP(layer_norm)
-    ERRSEG_PROFILED_OP(layer_norm2d)
-    ERRSEG_PROFILED_OP(group_norm)
-    ERRSEG_PROFILED_OP(l2_normalize)
-    ERRSEG_PROFILED_OP(normalize_rows)
-    ERRSEG_PROFILED_OP(gelu)
-    ERRSEG_PROFILED_OP(quick_gelu)
-    ERRSEG_PROFILED_OP(relu)
-    ERRSEG_PROFILED_OP(relu6)
-    ERRSEG_PROFILED_OP(clamp)
-    ERRSEG_PROFILED_OP(scale)
-    ERRSEG_PROFILED_OP(add)
-    ERRSEG_PROFILED_OP(mul)
-    ERRSEG_PROFILED_OP(add_)
-    ERRSEG_PROFILED_OP(mean)
-    ERRSEG_PROFILED_OP(resize_bilinear)
-    ERRSEG_PROFILED_OP(avg_pool2d)
-    ERRSEG_PROFILED_OP(attention_tokens)
-    ERRSEG_PROFILED_OP(multi_head_self_attention)
-#undef ERRSEG_PROFILED_OP
-
-    // Called with braced lists, which a forwarding pack cannot take.
-    static Tensor permute(const Tensor& x, const std::vector<int64_t>& order) {
-        return timed("permute", x, [&] { return Inner::permute(x, order); });
-    }
-    static Tensor permute_copy(const Tensor& x, const std::vector<int64_t>& order) {
-        return timed("permute_copy", x, [&] { return Inner::permute_copy(x, order); });
-    }
-    static Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
-        return timed("concat", xs.empty() ? Tensor() : xs.front(), [&] { return Inner::concat(xs, dim); });
-    }
-
 private:
-    template <class F>
-    static Tensor timed(const char* op, const Tensor& x, F&& f) {
-        std::string key = op;
-        profiling_detail::describe(key, x);
-        const auto t0 = std::chrono::steady_clock::now();
-        Tensor out = f();
-        OpProfile::get().add(key, ms_since(t0));
-        return out;
+    using T = Tensor;
+    using HostTensor = errseg::Tensor;
+    using Index = std::vector<int64_t>;
+
+public:
+#define ERRSEG_PROFILED_OP(Ret, name, params, args)                                           \
+    static Ret name params {                                                                 \
+        const std::string key = profiling_detail::KeyOf{#name} args;        \
+        const auto t0 = std::chrono::steady_clock::now();                                    \
+        struct Record {                                                                      \
+            const std::string& key;                                                          \
+            std::chrono::steady_clock::time_point t0;                                        \
+            ~Record() { OpProfile::get().add(key, profiling_detail::ms_since(t0)); }         \
+        } record{key, t0};                                                                   \
+        return Inner::name args;                                                             \
     }
-    static double ms_since(std::chrono::steady_clock::time_point t0) {
-        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    }
+    ERRSEG_BACKEND_OPS(ERRSEG_PROFILED_OP)
+#undef ERRSEG_PROFILED_OP
 };
 
 }  // namespace errseg::bench

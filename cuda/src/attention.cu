@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "common.cuh"
-#include "errseg/cuda/kernels/attention.cuh"
+#include "kernels/attention.cuh"
 
 // Instantiated per dtype in attention_{f32,f16,bf16}.cu.
 namespace errseg::cuda::kernels {

@@ -2,7 +2,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "errseg/cuda/kernels/attention.cuh"
+#include "kernels/attention.cuh"
 
 template void errseg::cuda::kernels::launch_flash_attention<float>(
     const errseg::cuda::kernels::AttentionParams<float>&, cudaStream_t);

@@ -7,7 +7,7 @@
 
 #include "errseg/cuda/error.hpp"
 #include "errseg/cuda/ops.hpp"
-#include "errseg/cuda/kernels/types.cuh"
+#include "kernels/types.cuh"
 
 namespace errseg::cuda::ops::detail {
 

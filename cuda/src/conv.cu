@@ -1,8 +1,8 @@
 // Facade: conv2d (depthwise direct / 1x1 GEMM / implicit GEMM) and conv_transpose2d.
 #include "common.cuh"
-#include "errseg/cuda/kernels/conv_depthwise.cuh"
-#include "errseg/cuda/kernels/conv_implicit_gemm.cuh"
-#include "errseg/cuda/kernels/conv_transpose.cuh"
+#include "kernels/conv_depthwise.cuh"
+#include "kernels/conv_implicit_gemm.cuh"
+#include "kernels/conv_transpose.cuh"
 
 namespace errseg::cuda::ops {
 
@@ -14,17 +14,8 @@ DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const Dev
     detail::check_dims(x, 4, op, "x", "[N, C, H, W]");
     detail::check_dims(weight, 4, op, "weight", "[O, C/groups, kh, kw]");
     detail::check_same_dtype(weight, x.dtype(), op, "weight");
-    const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    const int64_t O = weight.size(0), kh = weight.size(2), kw = weight.size(3);
-    ERRSEG_CHECK(p.groups >= 1 && C % p.groups == 0 && O % p.groups == 0 && weight.size(1) == C / p.groups, op,
-                 ": weight ", shape_str(weight.shape()), " does not fit input ", shape_str(x.shape()), " with groups ",
-                 p.groups);
-    ERRSEG_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 && p.pad_h >= 0 &&
-                     p.pad_w >= 0,
-                 op, ": invalid stride/dilation/padding");
-    const int64_t Ho = (H + 2 * p.pad_h - p.dilation_h * (kh - 1) - 1) / p.stride_h + 1;
-    const int64_t Wo = (W + 2 * p.pad_w - p.dilation_w * (kw - 1) - 1) / p.stride_w + 1;
-    ERRSEG_CHECK(Ho >= 1 && Wo >= 1, op, ": kernel ", kh, "x", kw, " larger than padded input ", shape_str(x.shape()));
+    const errseg::ops::Conv2dShape cs = errseg::ops::conv2d_shape(x.shape(), weight.shape(), p, op);
+    const int64_t N = cs.N, C = cs.C, H = cs.H, W = cs.W, O = cs.O, kh = cs.kh, kw = cs.kw, Ho = cs.Ho, Wo = cs.Wo;
     ERRSEG_CHECK(N * O * Ho * Wo < (int64_t(1) << 40) && H * W < (int64_t(1) << 31), op, ": tensor too large");
     DeviceTensor out = DeviceTensor::empty({N, O, Ho, Wo}, x.dtype(), x.stream());
     const kernels::ConvGeometry g{int(N), int(C), int(H), int(W), int(O), int(Ho), int(Wo), int(kh), int(kw),

@@ -1,6 +1,6 @@
 // Facade: activations, scale, clamp, broadcasting add/sub/mul/div.
 #include "common.cuh"
-#include "errseg/cuda/kernels/elementwise.cuh"
+#include "kernels/elementwise.cuh"
 
 namespace errseg::cuda::ops {
 

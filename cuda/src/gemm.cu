@@ -1,7 +1,7 @@
 // Facade: gemm / matmul / linear on DeviceTensors. The kernels are instantiated once per dtype
 // in gemm_f32.cu / gemm_f16.cu / gemm_bf16.cu (parallel, smaller translation units).
 #include "common.cuh"
-#include "errseg/cuda/kernels/gemm.cuh"
+#include "kernels/gemm.cuh"
 
 namespace errseg::cuda::kernels {
 extern template void launch_gemm<float>(const GemmArgs&, cudaStream_t);

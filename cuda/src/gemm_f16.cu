@@ -2,6 +2,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "errseg/cuda/kernels/gemm.cuh"
+#include "kernels/gemm.cuh"
 
 template void errseg::cuda::kernels::launch_gemm<__half>(const errseg::cuda::GemmArgs&, cudaStream_t);

@@ -2,26 +2,15 @@
 #include <numeric>
 
 #include "common.cuh"
-#include "errseg/cuda/kernels/elementwise.cuh"
-#include "errseg/cuda/kernels/pad2d.cuh"
-#include "errseg/cuda/kernels/strided_copy.cuh"
+#include "kernels/elementwise.cuh"
+#include "kernels/pad2d.cuh"
+#include "kernels/strided_copy.cuh"
 
 namespace errseg::cuda::ops {
 
 namespace {
-template <class F>
-void dispatch_raw(DType dt, F&& f) {
-    switch (dtype_size(dt)) {
-        case 1: f(uint8_t{}); return;
-        case 2: f(uint16_t{}); return;
-        case 4: f(uint32_t{}); return;
-        case 8: f(uint64_t{}); return;
-        default: fail("unsupported element size ", dtype_size(dt));
-    }
-}
-
 void copy(const DeviceTensor& src, void* dst, const kernels::CopyIndex& ix, int64_t n, cudaStream_t s) {
-    dispatch_raw(src.dtype(), [&](auto tag) {
+    dispatch_element_size(dtype_size(src.dtype()), [&](auto tag) {
         using E = decltype(tag);
         kernels::launch_strided_copy<E>(static_cast<const E*>(src.data()), static_cast<E*>(dst), n, ix, s);
     });

@@ -1,9 +1,9 @@
 // Facade: layer_norm / layer_norm2d / group_norm / l2_normalize.
 #include "common.cuh"
-#include "errseg/cuda/kernels/group_norm.cuh"
-#include "errseg/cuda/kernels/l2_normalize.cuh"
-#include "errseg/cuda/kernels/layer_norm.cuh"
-#include "errseg/cuda/kernels/layer_norm2d.cuh"
+#include "kernels/group_norm.cuh"
+#include "kernels/l2_normalize.cuh"
+#include "kernels/layer_norm.cuh"
+#include "kernels/layer_norm2d.cuh"
 
 namespace errseg::cuda::ops {
 

@@ -1,7 +1,7 @@
 // Facade: bilinear resize and average pooling.
 #include "common.cuh"
-#include "errseg/cuda/kernels/avg_pool.cuh"
-#include "errseg/cuda/kernels/resize_bilinear.cuh"
+#include "kernels/avg_pool.cuh"
+#include "kernels/resize_bilinear.cuh"
 
 namespace errseg::cuda::ops {
 
@@ -29,7 +29,7 @@ DeviceTensor avg_pool2d(const DeviceTensor& x, int kernel, int stride) {
     const int64_t H = x.size(2), W = x.size(3);
     ERRSEG_CHECK(kernel >= 1 && stride >= 1 && H >= kernel && W >= kernel, op, ": kernel ", kernel, " stride ", stride,
                  " does not fit ", shape_str(x.shape()));
-    const int64_t Ho = (H - kernel) / stride + 1, Wo = (W - kernel) / stride + 1;
+    const int64_t Ho = errseg::ops::pool_output_size(H, kernel, stride), Wo = errseg::ops::pool_output_size(W, kernel, stride);
     DeviceTensor out = DeviceTensor::empty({x.size(0), x.size(1), Ho, Wo}, x.dtype(), x.stream());
     detail::dispatch_float(x.dtype(), op, [&](auto tag) {
         using T = decltype(tag);

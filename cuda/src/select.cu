@@ -1,9 +1,9 @@
 // Facade: argmax, index_select, CRM class selection, class scatter with fill.
 #include "common.cuh"
-#include "errseg/cuda/kernels/argmax.cuh"
-#include "errseg/cuda/kernels/crm.cuh"
-#include "errseg/cuda/kernels/index_select.cuh"
-#include "errseg/cuda/kernels/scatter_classes.cuh"
+#include "kernels/argmax.cuh"
+#include "kernels/crm.cuh"
+#include "kernels/index_select.cuh"
+#include "kernels/scatter_classes.cuh"
 
 namespace errseg::cuda::ops {
 
@@ -18,17 +18,6 @@ void dispatch_index(const DeviceTensor& idx, const char* op, F&& f) {
     else fail(op, ": indices must be I64 or I32, got ", dtype_name(idx.dtype()));
 }
 
-// Calls f(E{}) with an unsigned type of the dtype's element size (raw copies).
-template <class F>
-void dispatch_raw(DType dt, F&& f) {
-    switch (dtype_size(dt)) {
-        case 1: f(uint8_t{}); return;
-        case 2: f(uint16_t{}); return;
-        case 4: f(uint32_t{}); return;
-        case 8: f(uint64_t{}); return;
-        default: fail("unsupported element size ", dtype_size(dt));
-    }
-}
 }  // namespace
 
 DeviceTensor argmax(const DeviceTensor& x, int64_t dim) {
@@ -37,12 +26,9 @@ DeviceTensor argmax(const DeviceTensor& x, int64_t dim) {
     ERRSEG_CHECK(x.dim() >= 1, op, ": input must have at least one dimension");
     const int64_t d = x.wrap_dim(dim), D = x.size(d);
     ERRSEG_CHECK(D >= 1, op, ": empty dimension ", d, " in ", shape_str(x.shape()));
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < d; ++i) outer *= x.size(i);
-    for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.size(i);
-    Shape out_shape = x.shape();
-    out_shape.erase(out_shape.begin() + d);
-    DeviceTensor out = DeviceTensor::empty(out_shape, DType::I64, x.stream());
+    const DimSplit s = split_at(x.shape(), d);
+    const int64_t outer = s.outer, inner = s.inner;
+    DeviceTensor out = DeviceTensor::empty(s.reduced, DType::I64, x.stream());
     detail::dispatch_float(x.dtype(), op, [&](auto tag) {
         using T = decltype(tag);
         kernels::launch_argmax<T>(detail::cptr<T>(x), detail::mptr<int64_t>(out), outer, D, inner, x.stream());
@@ -55,15 +41,14 @@ DeviceTensor index_select(const DeviceTensor& x, int64_t dim, const DeviceTensor
     const char* op = "index_select";
     ERRSEG_CHECK(x.defined() && x.dim() >= 1, op, ": input must be a defined tensor with at least one dimension");
     const int64_t d = x.wrap_dim(dim), D = x.size(d), J = idx.defined() ? idx.numel() : 0;
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < d; ++i) outer *= x.size(i);
-    for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.size(i);
+    const DimSplit s = split_at(x.shape(), d);
+    const int64_t outer = s.outer, inner = s.inner;
     Shape out_shape = x.shape();
     out_shape[size_t(d)] = J;
     DeviceTensor out = DeviceTensor::empty(out_shape, x.dtype(), x.stream());
     dispatch_index(idx, op, [&](auto itag) {
         using I = decltype(itag);
-        dispatch_raw(x.dtype(), [&](auto etag) {
+        dispatch_element_size(dtype_size(x.dtype()), [&](auto etag) {
             using E = decltype(etag);
             kernels::launch_index_select<E, I>(detail::cptr<E>(x), detail::cptr<I>(idx), detail::mptr<E>(out), outer, D,
                                                J, inner, x.stream());

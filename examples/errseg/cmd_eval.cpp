@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli_args.hpp"
+#include "model_options.hpp"
 #include "commands.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/eval/confusion.hpp"
@@ -140,15 +141,15 @@ int cmd_eval(int argc, char** argv) {
         .option("labels", "directory of ground-truth label PNGs")
         .option("predictions", "directory of predicted label PNGs (skip running the model)")
         .option("ignore-label", "ground-truth value to ignore (default: 255)")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("top-k", "classes CRM keeps per image (default: the published K of a built-in vocabulary: ade150 32, ade847 48, pc59 24, pc459 48, voc20 16; otherwise the model's K)")
         .option("json", "also write the metrics (and the protocol used) as JSON to this file")
         .flag("upstream-resize", "the published protocol's data-loader resize first (short side 800, long side <= 1333, PIL bilinear); implied by --dataset")
         .flag("ignore-exif", "do not turn images upright by their EXIF orientation (detectron2 does)")
         .flag("per-class", "print IoU for every class")
         .flag("quiet", "no progress bar");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const ModelParams params = model_params(args, args.get_or("model", ""));
     const EvalSetup setup = eval_setup(args);
     const std::vector<std::string> names = scored_class_names(setup);
     const int ignore = setup.ignore_label;
@@ -182,7 +183,7 @@ int cmd_eval(int argc, char** argv) {
     } else {
         ERRSEG_CHECK(!setup.images_dir.empty(), "missing required option --images (or --predictions, or --dataset)");
         auto images = index_by_stem(setup.images_dir, {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".ppm", ".pgm"});
-        auto model = models::ErrSegModel::load(args.get("model"));
+        const Segmenter model(ModelParams{args.get("model"), params.device, params.precision, params.threads});
         Tensor emb = model.encode_classes(setup.vocabulary.classes);
         models::SegmentOptions opt;
         opt.top_k = setup.top_k.requested > 0 ? setup.top_k.requested : -1;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli_args.hpp"
+#include "model_options.hpp"
 #include "commands.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/io/npy.hpp"
@@ -16,7 +17,7 @@
 namespace errseg::cli {
 
 namespace {
-Tensor embed_images(const models::Clip& clip, const std::vector<std::string>& paths, bool quiet) {
+Tensor embed_images(const Clip& clip, const std::vector<std::string>& paths, bool quiet) {
     std::vector<Tensor> rows;
     Progress progress(paths.size(), !quiet && isatty(2));
     for (const std::string& p : paths) {
@@ -34,14 +35,14 @@ int cmd_embed_image(int argc, char** argv) {
               "--model M.safetensors --out X.npy [--normalize] IMAGE...");
     args.option("model", "converted CLIP or ERR-Seg model file")
         .option("out", "output .npy file")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .flag("normalize", "L2-normalise each embedding")
         .flag("quiet", "no progress bar");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
     ERRSEG_CHECK(!args.positionals().empty(), "no image given (see errseg embed-image --help)");
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const ModelParams params = model_params(args, args.get("model"));
     const std::string out = args.get("out");
-    auto clip = models::Clip::load(args.get("model"));
+    const Clip clip(params);
     Tensor emb = embed_images(clip, args.positionals(), args.flag_set("quiet"));
     if (args.flag_set("normalize")) emb = ops::l2_normalize(emb);
     write_npy(out, emb);
@@ -57,13 +58,13 @@ int cmd_classify(int argc, char** argv) {
         .option("labels", "labels: \"a,b,c\", '[\"a, b\",\"c\"]' (inline JSON), a file (JSON array or one per line) or a built-in vocabulary")
         .option("top", "labels to print per image", "5")
         .option("template", "prompt template, {} is replaced by the label", "a photo of a {}.")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .flag("quiet", "no progress bar");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
     ERRSEG_CHECK(!args.positionals().empty(), "no image given (see errseg classify --help)");
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const ModelParams params = model_params(args, args.get("model"));
     auto labels = resolve_vocabulary(args.get("labels"), builtin_vocabulary);
-    auto clip = models::Clip::load(args.get("model"));
+    const Clip clip(params);
     Tensor probs = models::zero_shot_probs(clip, embed_images(clip, args.positionals(), args.flag_set("quiet")),
                                            models::prompts_from_template(args.get("template"), labels));
     const int64_t top = std::min<int64_t>(args.get_int("top", 1, 1000000), int64_t(labels.size()));

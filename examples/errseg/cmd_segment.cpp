@@ -24,13 +24,10 @@
 #include "errseg/models/errseg/class_embeddings_file.hpp"
 #include "errseg/named_vocabulary.hpp"
 #include "errseg/vocabulary.hpp"
+#include "model_options.hpp"
 #include "run_manifest.hpp"
 #include "segment_inputs.hpp"
 #include "segment_outputs.hpp"
-#ifdef ERRSEG_WITH_CUDA
-#include "errseg/cuda/cuda_backend.hpp"
-#include "errseg/cuda/device.hpp"
-#endif
 
 namespace fs = std::filesystem;
 
@@ -213,39 +210,6 @@ int segment_images(const Model& model, const SegmentJob& job, const std::vector<
     return failures ? 1 : 0;
 }
 
-// "cpu" -> -1; "cuda" -> 0; "cuda:N" -> N.
-int parse_device(const std::string& device) {
-    if (device == "cpu") return -1;
-    if (device == "cuda") return 0;
-    if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 8 &&
-        device.find_first_not_of("0123456789", 5) == std::string::npos)
-        return std::atoi(device.c_str() + 5);  // at most 3 digits
-    fail("--device must be cpu, cuda or cuda:N, got '", device, "'");
-}
-
-DType parse_precision(const std::string& precision) {
-    if (precision == "fp32") return DType::F32;
-    if (precision == "fp16") return DType::F16;
-    if (precision == "bf16") return DType::BF16;
-    fail("--precision must be fp32, fp16 or bf16, got '", precision, "'");
-}
-
-int segment_on_gpu(int device, DType precision, const std::string& model_path, const SegmentJob& job,
-                   const std::vector<std::string>& images) {
-#ifdef ERRSEG_WITH_CUDA
-    const int count = cuda::cuda_device_count();
-    ERRSEG_CHECK(count > 0, "--device cuda: no usable CUDA device (", cuda::cuda_unavailable_reason(), ")");
-    ERRSEG_CHECK(device < count, "--device cuda:", device, ": there are only ", count, " CUDA device(s)");
-    ERRSEG_CUDA_CHECK(cudaSetDevice(device));
-    cuda::PrecisionScope scope(precision);  // weights are uploaded in this dtype at load
-    const auto model = models::ErrSegModelOn<cuda::CudaBackend>::load(model_path);
-    return segment_images(model, job, images);
-#else
-    (void)device, (void)precision, (void)model_path, (void)job, (void)images;
-    fail("--device cuda: this errseg was built without the CUDA backend (configure with -DERRSEG_CUDA=ON)");
-#endif
-}
-
 // The images this run segments: those of its shard, less (with --skip-existing) those whose
 // outputs are complete already (a record listing every file this run would write, all present).
 std::vector<std::string> select_images(const std::vector<std::string>& all, const Shard& shard, bool skip_existing,
@@ -295,9 +259,6 @@ int cmd_segment(int argc, char** argv) {
         .option("format", "outputs per image, comma-separated: labels, palette, overlay, logits, sem-seg", "labels,overlay")
         .option("shard", "I/N: segment only shard I (0-based) of N; each image's shard follows from a hash of its name, so N runs with I = 0..N-1 cover every image exactly once")
         .option("manifest", "append one JSON line per image (image, status, outputs, classes present, timings, error) to this file")
-        .option("device", "where the networks run: cpu, cuda or cuda:N (needs a build with -DERRSEG_CUDA=ON)", "cpu")
-        .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .option("batch", "images per image-encoder pass (throughput mode; decoding, compute and writing overlap at any size)", "1")
         .option("top-k", "classes CRM keeps per image (default: the published K of a built-in vocabulary: ade150 32, ade847 48, pc59 24, pc459 48, voc20 16; otherwise the model's K; capped at the vocabulary size)")
         .option("max-classes", "refuse larger vocabularies", "4096")
@@ -311,14 +272,11 @@ int cmd_segment(int argc, char** argv) {
         .flag("ignore-exif", "do not turn JPEG/PNG images upright by their EXIF orientation (detectron2 does)")
         .flag("save-logits", "same as adding logits to --format")
         .flag("quiet", "no progress bar");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
-    const int device = parse_device(args.get("device"));
-    const DType precision = parse_precision(args.get("precision"));
-    ERRSEG_CHECK(device >= 0 || precision == DType::F32, "--precision ", args.get("precision"),
-                 " needs --device cuda: the CPU backend computes in fp32");
+    const ModelParams params = model_params(args, args.get("model"));
     SegmentJob job;
     job.out_dir = args.get("out-dir");
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
 
     VocabularyLimits limits;
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));
@@ -376,8 +334,7 @@ int cmd_segment(int argc, char** argv) {
     }
     const std::vector<std::string> todo = select_images(images, shard, args.flag_set("skip-existing"), job);
     if (todo.empty()) return 0;  // nothing in this shard, or everything done already
-    if (device >= 0) return segment_on_gpu(device, precision, args.get("model"), job, todo);
-    return segment_images(models::ErrSegModel::load(args.get("model")), job, todo);
+    return segment_images(Segmenter(params), job, todo);
 }
 
 }  // namespace errseg::cli

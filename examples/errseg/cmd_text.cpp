@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli_args.hpp"
+#include "model_options.hpp"
 #include "commands.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/io/npy.hpp"
@@ -54,10 +55,10 @@ int cmd_embed_text(int argc, char** argv) {
     args.option("model", "converted CLIP or ERR-Seg model file")
         .option("out", "output file: .npy for TEXT..., a .safetensors class-embeddings file with --classes")
         .option("classes", "vocabulary to encode as ERR-Seg class embeddings (ERR-Seg models)")
-        .option("threads", "CPU threads", std::to_string(default_num_threads()))
         .flag("normalize", "L2-normalise each embedding");
+    add_model_options(args);
     if (!args.parse(argc, argv)) return 0;
-    set_num_threads(int(args.get_int("threads", 1, 1024)));
+    const ModelParams params = model_params(args, args.get("model"));
     const std::string out = args.get("out");
     Tensor emb;
     if (args.has("classes")) {
@@ -69,14 +70,14 @@ int cmd_embed_text(int argc, char** argv) {
         const Vocabulary vocab = load_vocabulary(args.get("classes"), builtin_vocabulary);
         const Weights weights = Weights::open(args.get("model"));
         const models::ClassEmbeddings c =
-            models::compute_class_embeddings(models::ErrSegModel::from_weights(weights), weights, vocab);
+            models::compute_class_embeddings(Segmenter(params), weights, vocab);
         models::write_class_embeddings(out, c);
         std::cout << "wrote " << out << " " << shape_str(c.embeddings.shape()) << " (vocabulary " << vocab.name
                   << ", model " << c.model_identity << ")\n";
         return 0;
     } else {
         ERRSEG_CHECK(!args.positionals().empty(), "no text given (see errseg embed-text --help)");
-        auto clip = models::Clip::load(args.get("model"));
+        const Clip clip(params);
         emb = clip.encode_text(args.positionals());
         if (args.flag_set("normalize")) emb = ops::l2_normalize(emb);
     }

@@ -1,9 +1,11 @@
-// Core types: tensors, dtypes, errors, threading.
+// Core types: tensors, shapes, dtypes, activations, errors, threading.
 #pragma once
+#include "core/activation.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "core/finite.hpp"
 #include "core/parallel.hpp"
 #include "core/regular_file.hpp"
+#include "core/shape.hpp"
 #include "core/storage.hpp"
 #include "core/tensor.hpp"

@@ -32,3 +32,5 @@
 #include "eval/confusion.hpp"
 #include "eval/protocol.hpp"
 #include "named_vocabulary.hpp"
+
+#include "front.hpp"  // errseg::Segmenter / errseg::Clip: the device chosen at run time

@@ -1,8 +1,12 @@
-// A program outside the errseg tree: proves the package is usable as a dependency.
+// A program outside the errseg tree: proves the package is usable as a dependency (CMake
+// find_package, FetchContent, pkg-config), with the compiled library or header-only, with or
+// without the CUDA component.
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include <errseg/errseg.hpp>
+#include <errseg/front.hpp>
 
 int main() {
     using namespace errseg;
@@ -13,6 +17,26 @@ int main() {
     if (std::fabs(p[0] - 1.f) > 1e-6f || std::fabs(p[1] - 5.f) > 1e-6f) {
         std::printf("consumer: wrong result %f %f\n", p[0], p[1]);
         return 1;
+    }
+    // The run-time front: a CUDA device is refused by a build without errseg::cuda, and by a CUDA
+    // build on a machine without a GPU; with one, the missing model file is the error.
+    try {
+        Segmenter seg(ModelParams{"no_such_model.safetensors", Device::parse("cuda")});
+        std::printf("consumer: opening a missing model did not fail\n");
+        return 1;
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+#if defined(ERRSEG_WITH_CUDA)
+        const bool expected = msg.find("no usable CUDA device") != std::string::npos ||
+                              msg.find("no_such_model.safetensors") != std::string::npos;
+#else
+        const bool expected = msg.find("built without the CUDA backend") != std::string::npos;
+#endif
+        if (!expected) {
+            std::printf("consumer: unexpected error for --device cuda: %s\n", msg.c_str());
+            return 1;
+        }
+        std::printf("consumer: --device cuda -> %s\n", msg.c_str());
     }
     std::printf("consumer: errseg works (%f, %f)\n", p[0], p[1]);
     return 0;

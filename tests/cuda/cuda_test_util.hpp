@@ -11,6 +11,7 @@
 
 #include "errseg/core.hpp"
 #include "errseg/cuda/backend.hpp"
+#include "random_tensors.hpp"
 
 namespace cuda_test {
 
@@ -24,26 +25,8 @@ inline const std::vector<DType>& float_types() {
     return t;
 }
 
-// Uniform in [lo, hi), deterministic per seed.
-inline Tensor rand_tensor(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-    Tensor t = Tensor::empty(s);
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = d(gen);
-    return t;
-}
-
-// The float32 values a tensor has after storage in `dt` (what the GPU really sees).
-inline Tensor quantize(const Tensor& x, DType dt) {
-    Tensor c = x.contiguous().clone();
-    float* p = c.data<float>();
-    for (int64_t i = 0; i < c.numel(); ++i) {
-        if (dt == DType::F16) p[i] = errseg::half_to_float(errseg::float_to_half(p[i]));
-        else if (dt == DType::BF16) p[i] = errseg::bf16_to_float(errseg::float_to_bf16(p[i]));
-    }
-    return c;
-}
+using errseg_test::quantize;
+using errseg_test::rand_tensor;
 
 inline DeviceTensor up(const Tensor& x, DType dt) { return errseg::cuda::to_device(x, dt); }
 inline Tensor down(const DeviceTensor& d) { return errseg::cuda::to_host(d).to_f32(); }

@@ -6,14 +6,9 @@
 // device tensors, include/errseg/cuda/cuda_backend.hpp). The names without a backend
 // (ConvNeXt, ErrSegModel, ...) are the CPU instantiations.
 //
-// What a Backend provides (CudaBackend mirrors this list):
-//   Tensor                        its tensor type (dim / size / shape / reshape / defined)
-//   upload / download             host Tensor in (weights, inputs), float32 host Tensor out
-//   permute, permute_copy, contiguous, slice0, select0, concat, pad2d, index_select
-//   linear, matmul, conv2d, conv2d_depthwise_nhwc, conv_transpose2d, layer_norm, layer_norm2d, group_norm, l2_normalize,
-//                                 normalize_rows
-//   gelu, quick_gelu, relu, relu6, clamp, scale, add, add_, mul, mean, resize_bilinear, avg_pool2d
-//   attention_tokens, multi_head_self_attention
+// What a Backend provides: a tensor type `Tensor` (dim / size / shape / reshape / defined), a
+// `kName`, and every op of ERRSEG_BACKEND_OPS (backend_ops.hpp: the one list, with signatures);
+// BackendConformance<B> fails the build when one is missing.
 // Layout functions may return views on the CPU (no copy) and dense copies on the GPU; model code
 // never relies on either.
 #pragma once
@@ -22,12 +17,18 @@
 
 #include "../core.hpp"
 #include "../ops.hpp"
+#include "backend_ops.hpp"
 
 namespace errseg {
 
 struct CpuBackend {
     using Tensor = errseg::Tensor;
     static constexpr const char* kName = "cpu";
+
+    // concat, pad2d, linear, matmul, conv2d, conv_transpose2d, the norms, the activations,
+    // clamp, scale, add, mul, mean, resize_bilinear, avg_pool2d, multi_head_self_attention:
+    // errseg::ops of the same name (backend_ops.hpp).
+    ERRSEG_FORWARD_BACKEND_OPS()
 
     // Host tensors are used where they are (weights stay in the file's memory map).
     static Tensor upload(const errseg::Tensor& host) { return host; }
@@ -42,67 +43,18 @@ struct CpuBackend {
     }
     static Tensor slice0(const Tensor& x, int64_t begin, int64_t end) { return x.slice(0, begin, end); }
     static Tensor select0(const Tensor& x, int64_t i) { return x.select(0, i); }
-    static Tensor concat(const std::vector<Tensor>& xs, int64_t dim) { return ops::concat(xs, dim); }
-    static Tensor pad2d(const Tensor& x, int left, int right, int top, int bottom, float value = 0.f) {
-        return ops::pad2d(x, left, right, top, bottom, value);
-    }
     static Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& idx) {
         return ops::index_select(x, dim, idx);
     }
 
-    // ---- products and convolutions ----
-    static Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor()) {
-        return ops::linear(x, w, b);
-    }
-    static Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false) {
-        return ops::matmul(a, b, trans_b);
-    }
-    static Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ops::Conv2dParams& p) {
-        return ops::conv2d(x, w, b, p);
-    }
+    // ---- convolutions, normalisations, elementwise, attention ----
     // Depthwise, stride 1, channels-last: x [N, H, W, C] -> [N, Ho, Wo, C].
     static Tensor conv2d_depthwise_nhwc(const Tensor& x, const Tensor& w, const Tensor& b, int pad_h, int pad_w) {
         return ops::conv2d_depthwise_nhwc(x, w, b, pad_h, pad_w);
     }
-    static Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
-                                   const ops::ConvTranspose2dParams& p) {
-        return ops::conv_transpose2d(x, w, b, p);
-    }
-
-    // ---- normalisations ----
-    static Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
-        return ops::layer_norm(x, w, b, eps);
-    }
-    static Tensor layer_norm2d(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
-        return ops::layer_norm2d(x, w, b, eps);
-    }
-    static Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps) {
-        return ops::group_norm(x, groups, w, b, eps);
-    }
-    static Tensor l2_normalize(const Tensor& x, float eps) { return ops::l2_normalize(x, eps); }
     static Tensor normalize_rows(const Tensor& x) { return ops::normalize_rows(x); }
-
-    // ---- elementwise ----
-    static Tensor gelu(const Tensor& x) { return ops::gelu(x); }
-    static Tensor quick_gelu(const Tensor& x) { return ops::quick_gelu(x); }
-    static Tensor relu(const Tensor& x) { return ops::relu(x); }
-    static Tensor relu6(const Tensor& x) { return ops::relu6(x); }
-    static Tensor clamp(const Tensor& x, float lo, float hi) { return ops::clamp(x, lo, hi); }
-    static Tensor scale(const Tensor& x, float s) { return ops::scale(x, s); }
-    static Tensor add(const Tensor& a, const Tensor& b) { return ops::add(a, b); }
-    static Tensor mul(const Tensor& a, const Tensor& b) { return ops::mul(a, b); }
     // a += b (a must own its storage: a fresh op output, not a view of a weight).
     static void add_(Tensor& a, const Tensor& b) { ops::add_(a, b); }
-
-    static Tensor mean(const Tensor& x, int64_t dim) { return ops::mean(x, dim); }
-
-    // ---- resampling ----
-    static Tensor resize_bilinear(const Tensor& x, int64_t h, int64_t w, bool align_corners) {
-        return ops::resize_bilinear(x, h, w, align_corners);
-    }
-    static Tensor avg_pool2d(const Tensor& x, int kernel, int stride) { return ops::avg_pool2d(x, kernel, stride); }
-
-    // ---- attention ----
     // Token layout: q [B, Lq, H*D], k, v [B, Lk, H*D], head h = channels [h*D, (h+1)*D)
     // -> [B, Lq, H*D]. The head split is a strided view here (no copies).
     static Tensor attention_tokens(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
@@ -116,10 +68,7 @@ struct CpuBackend {
             .contiguous()
             .reshape({B, Lq, C});
     }
-    static Tensor multi_head_self_attention(const Tensor& x, const Tensor& in_w, const Tensor& in_b,
-                                            const Tensor& out_w, const Tensor& out_b, int heads, bool causal) {
-        return ops::multi_head_self_attention(x, in_w, in_b, out_w, out_b, heads, causal);
-    }
 };
+static_assert(BackendConformance<CpuBackend>::value);
 
 }  // namespace errseg

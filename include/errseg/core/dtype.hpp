@@ -23,6 +23,19 @@ inline size_t dtype_size(DType t) {
     return 0;
 }
 
+// Calls f(E{}) with E the unsigned integer type of `bytes` (1, 2, 4 or 8): raw element copies
+// (strided copies on the host and on the GPU, gathers) need only the element size.
+template <class F>
+void dispatch_element_size(size_t bytes, F&& f) {
+    switch (bytes) {
+        case 1: f(uint8_t{}); return;
+        case 2: f(uint16_t{}); return;
+        case 4: f(uint32_t{}); return;
+        case 8: f(uint64_t{}); return;
+        default: fail("unsupported element size ", bytes, " bytes");
+    }
+}
+
 // Names as written in safetensors headers.
 inline const char* dtype_name(DType t) {
     switch (t) {

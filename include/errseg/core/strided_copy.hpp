@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "dtype.hpp"
 #include "error.hpp"
 #include "parallel.hpp"
 
@@ -127,13 +128,10 @@ inline void copy_strided(const uint8_t* src, const std::vector<int64_t>& shape, 
     for (int64_t s : shape)
         if (s == 0) return;
     const StridedDims m = merge_dims(shape, strides);
-    switch (es) {
-        case 1: return copy_strided_as(src, m, dst);
-        case 2: return copy_strided_as(reinterpret_cast<const uint16_t*>(src), m, reinterpret_cast<uint16_t*>(dst));
-        case 4: return copy_strided_as(reinterpret_cast<const uint32_t*>(src), m, reinterpret_cast<uint32_t*>(dst));
-        case 8: return copy_strided_as(reinterpret_cast<const uint64_t*>(src), m, reinterpret_cast<uint64_t*>(dst));
-        default: fail("copy_strided: unsupported element size ", es, " bytes");
-    }
+    dispatch_element_size(es, [&](auto tag) {
+        using E = decltype(tag);
+        copy_strided_as(reinterpret_cast<const E*>(src), m, reinterpret_cast<E*>(dst));
+    });
 }
 
 }  // namespace errseg::detail

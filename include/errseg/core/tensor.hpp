@@ -12,49 +12,11 @@
 
 #include "dtype.hpp"
 #include "error.hpp"
+#include "shape.hpp"
 #include "storage.hpp"
 #include "strided_copy.hpp"
 
 namespace errseg {
-
-using Shape = std::vector<int64_t>;
-
-inline std::string shape_str(const Shape& s) {
-    std::ostringstream os;
-    os << '[';
-    for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-    os << ']';
-    return os.str();
-}
-
-// Element count; 0 when any dimension is 0 (whatever the others are: shapes read from files
-// may pair a 0 with huge dimensions). A product beyond int64 is an error, not an overflow.
-inline int64_t shape_numel(const Shape& s) {
-    int64_t n = 1;
-    bool zero = false;
-    for (int64_t d : s) {
-        ERRSEG_CHECK(d >= 0, "negative dimension in shape ", shape_str(s));
-        zero = zero || d == 0;
-    }
-    if (zero) return 0;
-    for (int64_t d : s) {
-        ERRSEG_CHECK(n <= INT64_MAX / d, "shape ", shape_str(s), " has more than 2^63 elements");
-        n *= d;
-    }
-    return n;
-}
-
-// Row-major strides. With a 0 dimension the product of the dimensions to its right can exceed
-// int64 (no element is ever addressed then): it saturates instead of overflowing.
-inline Shape contiguous_strides(const Shape& s) {
-    Shape st(s.size());
-    int64_t acc = 1;
-    for (size_t i = s.size(); i-- > 0;) {
-        st[i] = acc;
-        acc = s[i] != 0 && acc > INT64_MAX / s[i] ? INT64_MAX : acc * s[i];
-    }
-    return st;
-}
 
 class Tensor {
 public:
@@ -136,22 +98,7 @@ public:
 
     // ---- views (no copy) ----
     Tensor reshape(Shape shape) const {
-        int64_t infer = -1, known = 1;
-        for (size_t i = 0; i < shape.size(); ++i) {
-            if (shape[i] == -1) {
-                ERRSEG_CHECK(infer < 0, "reshape: more than one -1 in ", shape_str(shape));
-                infer = int64_t(i);
-            } else {
-                known *= shape[i];
-            }
-        }
-        if (infer >= 0) {
-            ERRSEG_CHECK(known > 0 && numel() % known == 0, "reshape: cannot infer -1 for ",
-                         shape_str(shape_), " -> ", shape_str(shape));
-            shape[size_t(infer)] = numel() / known;
-        }
-        ERRSEG_CHECK(shape_numel(shape) == numel(), "reshape: ", shape_str(shape_), " has ", numel(),
-                     " elements, ", shape_str(shape), " needs ", shape_numel(shape));
+        shape = resolve_reshape(shape_, std::move(shape), numel());
         Tensor t = is_contiguous() ? *this : contiguous();
         t.shape_ = std::move(shape);
         t.strides_ = contiguous_strides(t.shape_);

@@ -1,4 +1,4 @@
-// The GPU backend of the model code: the Backend interface of include/errseg/backend/cpu_backend.hpp
+// The GPU backend of the model code: the Backend interface (include/errseg/backend/backend_ops.hpp)
 // on DeviceTensors, forwarding to our kernels (errseg::cuda::ops). Host-only header; link
 // errseg::cuda.
 //
@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../backend/backend_ops.hpp"
 #include "../backend/cpu_backend.hpp"
 #include "../core.hpp"
 #include "../ops/conv_params.hpp"
@@ -26,6 +27,11 @@ namespace errseg::cuda {
 struct CudaBackend {
     using Tensor = DeviceTensor;
     static constexpr const char* kName = "cuda";
+
+    // concat, pad2d, linear, matmul, conv2d, conv_transpose2d, the norms, the activations,
+    // clamp, scale, add, mul, mean, resize_bilinear, avg_pool2d, multi_head_self_attention:
+    // errseg::cuda::ops of the same name (backend_ops.hpp).
+    ERRSEG_FORWARD_BACKEND_OPS()
 
     // The dtype float tensors are uploaded in (this thread).
     static DType& compute_dtype() {
@@ -46,21 +52,12 @@ struct CudaBackend {
     static Tensor contiguous(const Tensor& x) { return x; }
     static Tensor slice0(const Tensor& x, int64_t begin, int64_t end) { return x.slice0(begin, end); }
     static Tensor select0(const Tensor& x, int64_t i) { return x.select0(i); }
-    static Tensor concat(const std::vector<Tensor>& xs, int64_t dim) { return ops::concat(xs, dim); }
-    static Tensor pad2d(const Tensor& x, int left, int right, int top, int bottom, float value = 0.f) {
-        return ops::pad2d(x, left, right, top, bottom, value);
-    }
     static Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& idx) {
         const errseg::Tensor host_idx = errseg::Tensor::from_vector<int64_t>({int64_t(idx.size())}, idx);
         return ops::index_select(x, dim, to_device(host_idx, std::nullopt, x.stream()));
     }
 
-    // ---- products and convolutions ----
-    static Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor()) { return ops::linear(x, w, b); }
-    static Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false) { return ops::matmul(a, b, trans_b); }
-    static Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const errseg::ops::Conv2dParams& p) {
-        return ops::conv2d(x, w, b, p);
-    }
+    // ---- convolutions, normalisations, elementwise, attention ----
     // Channels-last depthwise conv through the NCHW kernel (two transposing copies; a
     // channels-last kernel would save them).
     static Tensor conv2d_depthwise_nhwc(const Tensor& x, const Tensor& w, const Tensor& b, int pad_h, int pad_w) {
@@ -70,51 +67,15 @@ struct CudaBackend {
         p.groups = int(x.size(3));
         return ops::permute(ops::conv2d(ops::permute(x, {0, 3, 1, 2}), w, b, p), {0, 2, 3, 1});
     }
-    static Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
-                                   const errseg::ops::ConvTranspose2dParams& p) {
-        return ops::conv_transpose2d(x, w, b, p);
-    }
-
-    // ---- normalisations ----
-    static Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
-        return ops::layer_norm(x, w, b, eps);
-    }
-    static Tensor layer_norm2d(const Tensor& x, const Tensor& w, const Tensor& b, float eps) {
-        return ops::layer_norm2d(x, w, b, eps);
-    }
-    static Tensor group_norm(const Tensor& x, int groups, const Tensor& w, const Tensor& b, float eps) {
-        return ops::group_norm(x, groups, w, b, eps);
-    }
-    static Tensor l2_normalize(const Tensor& x, float eps) { return ops::l2_normalize(x, eps); }
     // x / ‖x‖ per row, no epsilon: F.normalize's x / max(‖x‖, eps) with eps = 0.
     static Tensor normalize_rows(const Tensor& x) { return ops::l2_normalize(x, 0.f); }
-
-    // ---- elementwise ----
-    static Tensor gelu(const Tensor& x) { return ops::gelu(x); }
-    static Tensor quick_gelu(const Tensor& x) { return ops::quick_gelu(x); }
-    static Tensor relu(const Tensor& x) { return ops::relu(x); }
-    static Tensor relu6(const Tensor& x) { return ops::relu6(x); }
-    static Tensor clamp(const Tensor& x, float lo, float hi) { return ops::clamp(x, lo, hi); }
-    static Tensor scale(const Tensor& x, float s) { return ops::scale(x, s); }
-    static Tensor add(const Tensor& a, const Tensor& b) { return ops::add(a, b); }
-    static Tensor mul(const Tensor& a, const Tensor& b) { return ops::mul(a, b); }
     static void add_(Tensor& a, const Tensor& b) { a = ops::add(a, b); }
-
-    // ---- resampling ----
-    static Tensor resize_bilinear(const Tensor& x, int64_t h, int64_t w, bool align_corners) {
-        return ops::resize_bilinear(x, h, w, align_corners);
-    }
-    static Tensor avg_pool2d(const Tensor& x, int kernel, int stride) { return ops::avg_pool2d(x, kernel, stride); }
-
-    // ---- attention (heads read in place from the token layout: no permutes) ----
+    // Heads read in place from the token layout: no permutes.
     static Tensor attention_tokens(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale) {
         return ops::attention_tokens(q, k, v, int(heads), /*causal=*/false, scale);
     }
-    static Tensor multi_head_self_attention(const Tensor& x, const Tensor& in_w, const Tensor& in_b,
-                                            const Tensor& out_w, const Tensor& out_b, int heads, bool causal) {
-        return ops::multi_head_self_attention(x, in_w, in_b, out_w, out_b, heads, causal);
-    }
 };
+static_assert(BackendConformance<CudaBackend>::value);
 
 // Sets the compute dtype (F32, F16 or BF16) for uploads on this thread until destroyed.
 class PrecisionScope {

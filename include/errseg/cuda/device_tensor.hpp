@@ -75,22 +75,7 @@ public:
 
     // ---- views sharing the block ----
     DeviceTensor reshape(Shape shape) const {
-        int64_t infer = -1, known = 1;
-        for (size_t i = 0; i < shape.size(); ++i) {
-            if (shape[i] == -1) {
-                ERRSEG_CHECK(infer < 0, "reshape: more than one -1 in ", shape_str(shape));
-                infer = int64_t(i);
-            } else {
-                known *= shape[i];
-            }
-        }
-        if (infer >= 0) {
-            ERRSEG_CHECK(known > 0 && numel() % known == 0, "reshape: cannot infer -1 for ",
-                         shape_str(shape_), " -> ", shape_str(shape));
-            shape[size_t(infer)] = numel() / known;
-        }
-        ERRSEG_CHECK(shape_numel(shape) == numel(), "reshape: ", shape_str(shape_), " has ", numel(),
-                     " elements, ", shape_str(shape), " needs ", shape_numel(shape));
+        shape = resolve_reshape(shape_, std::move(shape), numel());
         DeviceTensor t = *this;
         t.shape_ = std::move(shape);
         return t;

@@ -9,8 +9,8 @@
 //  * Ops are asynchronous on the stream of their first input; to_host() synchronises.
 //  * Some ops take an extra fused epilogue (activation, residual) the CPU ops do not have.
 //
-// Host-only header: plain C++ callers link errseg::cuda and need no nvcc. The kernels
-// themselves are header templates in include/errseg/cuda/kernels/ for nvcc users.
+// Host-only header: plain C++ callers link errseg::cuda and need no nvcc. The kernels are
+// private to the library (cuda/src/kernels/).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -67,6 +67,10 @@ DeviceTensor add(const DeviceTensor& a, const DeviceTensor& b);
 DeviceTensor sub(const DeviceTensor& a, const DeviceTensor& b);
 DeviceTensor mul(const DeviceTensor& a, const DeviceTensor& b);
 DeviceTensor div(const DeviceTensor& a, const DeviceTensor& b);
+
+// ---- reductions (reduce.cu) ----
+// torch.mean(x, dim) (dim removed), fp32 accumulation; the mean of an empty dim is NaN.
+DeviceTensor mean(const DeviceTensor& x, int64_t dim);
 
 // ---- softmax (softmax.cu) ----
 DeviceTensor softmax(const DeviceTensor& x, int64_t dim = -1);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/cpu_instances.hpp"
 #include "../core/error.hpp"
 #include "../core/storage.hpp"
 #include "../core/tensor.hpp"
@@ -257,8 +258,12 @@ inline void check_png_chunks(const uint8_t* d, size_t n, const std::string& what
     }
 }
 
-inline Image decode_image(const uint8_t* data, size_t n, const std::string& what,
-                          int64_t max_pixels = kMaxImagePixels, ExifOrientation exif = ExifOrientation::Ignore) {
+// Compiled once into the library where there is one (core/cpu_instances.hpp): stb's decoders are
+// the bulk of a program's compile time otherwise.
+ERRSEG_LIB_FN Image decode_image(const uint8_t* data, size_t n, const std::string& what,
+                                 int64_t max_pixels = kMaxImagePixels, ExifOrientation exif = ExifOrientation::Ignore)
+#if ERRSEG_LIB_DEFINES
+{
     ERRSEG_CHECK(data != nullptr && n > 0, what, ": image data is empty");
     ERRSEG_CHECK(n <= size_t(INT_MAX), what, ": image data is too large (", n, " bytes)");
     const std::string format = sniff_image_format(data, n);
@@ -300,6 +305,9 @@ inline Image decode_image(const uint8_t* data, size_t n, const std::string& what
     }
     return img;
 }
+#else
+;
+#endif
 
 // Collects stb_image_write output in a byte vector.
 inline void append_bytes(void* ctx, void* data, int size) {

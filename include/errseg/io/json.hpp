@@ -414,24 +414,6 @@ private:
             return v;
         }
 
-        static void append_utf8(std::string& out, uint32_t cp) {
-            if (cp < 0x80) {
-                out += char(cp);
-            } else if (cp < 0x800) {
-                out += char(0xC0 | (cp >> 6));
-                out += char(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                out += char(0xE0 | (cp >> 12));
-                out += char(0x80 | ((cp >> 6) & 0x3F));
-                out += char(0x80 | (cp & 0x3F));
-            } else {
-                out += char(0xF0 | (cp >> 18));
-                out += char(0x80 | ((cp >> 12) & 0x3F));
-                out += char(0x80 | ((cp >> 6) & 0x3F));
-                out += char(0x80 | (cp & 0x3F));
-            }
-        }
-
         // Copies one well-formed UTF-8 sequence starting at pos (refusing overlong forms,
         // surrogates and code points above U+10FFFF).
         void copy_utf8(std::string& out) {
@@ -506,7 +488,7 @@ private:
                             }
                             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                         }
-                        append_utf8(out, cp);
+                        text::append_utf8(out, char32_t(cp));
                         break;
                     }
                     default:

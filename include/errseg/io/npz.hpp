@@ -20,6 +20,7 @@
 #include "../core/error.hpp"
 #include "../core/storage.hpp"
 #include "../core/tensor.hpp"
+#include "../text/utf8.hpp"
 #include "byte_order.hpp"
 #include "checksum.hpp"
 #include "npy.hpp"
@@ -287,24 +288,6 @@ inline bool is_string_descr(const std::string& t) {
     return t.size() >= 3 && (t[0] == '<' || t[0] == '|' || t[0] == '>') && (t[1] == 'U' || t[1] == 'S');
 }
 
-inline void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
-}
-
 // A '<U' (UTF-32LE) or '|S' (bytes) array -> its elements in storage order, trailing NULs
 // stripped as NumPy does; unicode is converted to UTF-8.
 inline std::vector<std::string> npy_to_strings(const uint8_t* d, uint64_t n, const NpyHeader& h,
@@ -334,7 +317,7 @@ inline std::vector<std::string> npy_to_strings(const uint8_t* d, uint64_t n, con
                 const uint32_t cp = le32(p + 4 * c);
                 if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
                     fail(what, ": invalid code point ", cp, " in string ", k);
-                append_utf8(s, cp);
+                text::append_utf8(s, char32_t(cp));
             }
         } else {
             uint64_t len = chars;

@@ -23,9 +23,8 @@
 
 namespace errseg::models {
 
-// The MLP activation of the CLIP transformers. timm's ConvNeXt always uses exact GELU.
-enum class Activation { Gelu, QuickGelu };
-
+// The MLP activation of the CLIP transformers (Gelu or QuickGelu of errseg::Activation). timm's
+// ConvNeXt always uses exact GELU.
 inline Activation activation_from_name(const std::string& name) {
     if (name == "gelu") return Activation::Gelu;
     if (name == "quick_gelu") return Activation::QuickGelu;

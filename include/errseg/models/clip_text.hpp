@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../core/cpu_instances.hpp"
 #include "../core.hpp"
 #include "../io/weights.hpp"
 #include "../ops.hpp"
@@ -107,5 +108,6 @@ private:
 };
 
 using ClipText = ClipTextOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ClipTextOn<CpuBackend>)
 
 }  // namespace errseg::models

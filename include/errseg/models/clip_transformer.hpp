@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/cpu_instances.hpp"
 #include "../core.hpp"
 #include "../io/weights.hpp"
 #include "../backend/cpu_backend.hpp"
@@ -109,6 +110,8 @@ private:
 };
 
 using ResidualAttentionBlock = ResidualAttentionBlockOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ResidualAttentionBlockOn<CpuBackend>)
 using ClipTransformer = ClipTransformerOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ClipTransformerOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/cpu_instances.hpp"
 #include "../core.hpp"
 #include "../io/weights.hpp"
 #include "../backend/cpu_backend.hpp"
@@ -192,5 +193,6 @@ private:
 };
 
 using ConvNeXt = ConvNeXtOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ConvNeXtOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -12,26 +12,14 @@ namespace errseg::ops {
 // general case is im2col (in tiles of output pixels) + GEMM.
 inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& p) {
     detail::check_dim(x_in, 4, "conv2d", "input", "[N, C, H, W]");
-    detail::check_dim(weight_in, 4, "conv2d", "weight", "[O, C/groups, kh, kw]");
-    const int64_t N = x_in.size(0), C = x_in.size(1), H = x_in.size(2), W = x_in.size(3);
-    const int64_t O = weight_in.size(0), kh = weight_in.size(2), kw = weight_in.size(3);
-    ERRSEG_CHECK(p.groups > 0 && C % p.groups == 0 && O % p.groups == 0, "conv2d: groups=", p.groups,
-                 " must divide input channels (", C, ") and output channels (", O, ")");
-    ERRSEG_CHECK(weight_in.size(1) * p.groups == C, "conv2d: weight ", shape_str(weight_in.shape()),
-                 " with groups=", p.groups, " expects ", weight_in.size(1) * p.groups,
-                 " input channels, input is ", shape_str(x_in.shape()));
-    ERRSEG_CHECK(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0 && p.pad_h >= 0 &&
-                     p.pad_w >= 0,
-                 "conv2d: stride and dilation must be positive and padding non-negative");
+    const Conv2dShape cs = conv2d_shape(x_in.shape(), weight_in.shape(), p);
+    const int64_t N = cs.N, C = cs.C, O = cs.O;
     detail::ConvGeom g;
-    g.N = N, g.C = C, g.H = H, g.W = W, g.O = O, g.kh = kh, g.kw = kw;
+    g.N = N, g.C = C, g.H = cs.H, g.W = cs.W, g.O = O, g.kh = cs.kh, g.kw = cs.kw;
     g.sh = p.stride_h, g.sw = p.stride_w, g.ph = p.pad_h, g.pw = p.pad_w, g.dh = p.dilation_h, g.dw = p.dilation_w;
     g.groups = p.groups;
-    g.Ho = (H + 2 * g.ph - g.dh * (kh - 1) - 1) / g.sh + 1;
-    g.Wo = (W + 2 * g.pw - g.dw * (kw - 1) - 1) / g.sw + 1;
-    ERRSEG_CHECK(H + 2 * g.ph >= g.dh * (kh - 1) + 1 && W + 2 * g.pw >= g.dw * (kw - 1) + 1 && kh > 0 && kw > 0,
-                 "conv2d: input ", shape_str(x_in.shape()), " (padded by ", g.ph, ", ", g.pw,
-                 ") is smaller than the kernel ", shape_str(weight_in.shape()));
+    g.Ho = cs.Ho;
+    g.Wo = cs.Wo;
     Tensor x = detail::f32_contig(x_in, "conv2d", "input");
     Tensor w = detail::f32_contig(weight_in, "conv2d", "weight");
     Tensor bk;

@@ -65,6 +65,19 @@ inline Tensor sigmoid(const Tensor& x) {
     });
 }
 
+// Any errseg::Activation by value (None: a copy), as the GPU epilogues apply them.
+inline Tensor activation(const Tensor& x, Activation act) {
+    switch (act) {
+        case Activation::Gelu: return gelu(x);
+        case Activation::QuickGelu: return quick_gelu(x);
+        case Activation::Relu: return relu(x);
+        case Activation::Relu6: return relu6(x);
+        case Activation::Sigmoid: return sigmoid(x);
+        case Activation::None: break;
+    }
+    return detail::f32_contig(x, "activation").clone();
+}
+
 inline Tensor clamp(const Tensor& x, float lo, float hi) {
     ERRSEG_CHECK(!(lo > hi), "clamp: lower bound ", lo, " exceeds upper bound ", hi);
     return detail::unary_op(x, "clamp", [lo, hi](const float* in, float* out, int64_t n) {

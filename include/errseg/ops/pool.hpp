@@ -1,5 +1,6 @@
 #pragma once
 #include "../core.hpp"
+#include "conv_params.hpp"
 #include "detail/common.hpp"
 
 namespace errseg::ops {
@@ -13,7 +14,7 @@ inline Tensor avg_pool2d(const Tensor& x_in, int kernel, int stride) {
     const int64_t N = x_in.size(0), C = x_in.size(1), H = x_in.size(2), W = x_in.size(3);
     ERRSEG_CHECK(H >= kernel && W >= kernel, "avg_pool2d: input ", shape_str(x_in.shape()),
                  " is smaller than the ", kernel, "x", kernel, " kernel");
-    const int64_t Ho = (H - kernel) / stride + 1, Wo = (W - kernel) / stride + 1;
+    const int64_t Ho = pool_output_size(H, kernel, stride), Wo = pool_output_size(W, kernel, stride);
     Tensor x = detail::f32_contig(x_in, "avg_pool2d");
     Tensor out = Tensor::empty({N, C, Ho, Wo});
     if (out.numel() == 0) return out;

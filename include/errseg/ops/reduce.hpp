@@ -12,21 +12,8 @@ namespace errseg::ops {
 
 namespace detail {
 
-// x viewed as [outer, D, inner] around dimension dim.
-struct DimSplit {
-    int64_t outer = 1, D = 1, inner = 1;
-    Shape reduced;  // shape without dim
-};
-inline DimSplit split_at(const Tensor& x, int64_t dim) {
-    DimSplit s;
-    for (int64_t d = 0; d < x.dim(); ++d) {
-        if (d < dim) s.outer *= x.size(d);
-        if (d > dim) s.inner *= x.size(d);
-        if (d != dim) s.reduced.push_back(x.size(d));
-    }
-    s.D = x.size(dim);
-    return s;
-}
+// x viewed as [outer, D, inner] around dimension dim (core/shape.hpp).
+inline DimSplit split_at(const Tensor& x, int64_t dim) { return errseg::split_at(x.shape(), dim); }
 
 // "a ranks before b" for topk: larger first, NaN largest (as torch), ties -> lower index.
 inline bool ranks_before(float va, int64_t a, float vb, int64_t b) {
@@ -74,7 +61,7 @@ inline Tensor argmax(const Tensor& x_in, int64_t dim) {
     Tensor x = detail::f32_contig(x_in, "argmax");
     ERRSEG_CHECK(x.dim() >= 1, "argmax: input must have at least one dimension");
     dim = x.wrap_dim(dim);
-    const detail::DimSplit s = detail::split_at(x, dim);
+    const DimSplit s = detail::split_at(x, dim);
     ERRSEG_CHECK(s.D > 0, "argmax: dim ", dim, " of ", shape_str(x.shape()), " is empty");
     Tensor out = Tensor::empty(s.reduced, DType::I64);
     if (out.numel() == 0) return out;

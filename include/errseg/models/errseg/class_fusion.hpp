@@ -20,6 +20,7 @@
 #include <cmath>
 #include <string>
 
+#include "../../core/cpu_instances.hpp"
 #include "common.hpp"
 
 namespace errseg::models {
@@ -94,5 +95,6 @@ private:
 };
 
 using ClassFusionBlock = ClassFusionBlockOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ClassFusionBlockOn<CpuBackend>)
 
 }  // namespace errseg::models

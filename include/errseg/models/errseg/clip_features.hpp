@@ -13,6 +13,7 @@
 //   5. the blocks of stage 3 (not its downsample), at stride 16
 //   6. per-pixel projection (trunk.head.norm, visual.head)
 #pragma once
+#include "../../core/cpu_instances.hpp"
 #include "../../core.hpp"
 #include "../../io/weights.hpp"
 #include "../../ops.hpp"
@@ -73,5 +74,6 @@ private:
 };
 
 using ErrSegImageEncoder = ErrSegImageEncoderOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ErrSegImageEncoderOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -15,6 +15,7 @@
 #include <array>
 #include <cmath>
 
+#include "../../core/cpu_instances.hpp"
 #include "common.hpp"
 #include "config.hpp"
 
@@ -133,8 +134,11 @@ private:
 };
 
 using CostEmbedding = CostEmbeddingOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class CostEmbeddingOn<CpuBackend>)
 using ImageGuidance = ImageGuidanceOf<Tensor>;
 using GuidanceProjection = GuidanceProjectionOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class GuidanceProjectionOn<CpuBackend>)
 using TextGuidance = TextGuidanceOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class TextGuidanceOn<CpuBackend>)
 
 }  // namespace errseg::models

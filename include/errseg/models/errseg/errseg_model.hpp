@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../core/cpu_instances.hpp"
 #include "../../core.hpp"
 #include "../../io/image.hpp"
 #include "../../io/weights.hpp"
@@ -203,5 +204,6 @@ private:
 };
 
 using ErrSegModel = ErrSegModelOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ErrSegModelOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../core/cpu_instances.hpp"
 #include "class_fusion.hpp"
 #include "common.hpp"
 #include "config.hpp"
@@ -171,6 +172,8 @@ private:
 };
 
 using AggregatorLayer = AggregatorLayerOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class AggregatorLayerOn<CpuBackend>)
 using ErrSegHead = ErrSegHeadOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class ErrSegHeadOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <string>
 
+#include "../../core/cpu_instances.hpp"
 #include "common.hpp"
 
 namespace errseg::models {
@@ -146,5 +147,6 @@ private:
 };
 
 using SpatialFusionBlock = SpatialFusionBlockOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class SpatialFusionBlockOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../core/cpu_instances.hpp"
 #include "../../core.hpp"
 #include "../../ops.hpp"
 #include "../../text/tokenizer.hpp"
@@ -86,6 +87,9 @@ Tensor encode_class_names(const ClipTextOn<B>& text_tower, const text::ClipToken
     if (U == int64_t(prompts.size())) return encoded;
     return ops::index_select(encoded, 0, row_of_class);
 }
+ERRSEG_CPU_INSTANCE(Tensor encode_class_names<CpuBackend>(const ClipTextOn<CpuBackend>&, const text::ClipTokenizer&,
+                                                         const std::string&, const std::vector<std::string>&,
+                                                         int64_t))
 
 // Embeddings of the most recently used vocabularies (keyed by the exact list of names, in order).
 // Thread-safe; holds at most `capacity` vocabularies.

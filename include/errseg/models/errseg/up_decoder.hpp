@@ -14,6 +14,7 @@
 #pragma once
 #include <string>
 
+#include "../../core/cpu_instances.hpp"
 #include "common.hpp"
 #include "config.hpp"
 
@@ -100,6 +101,8 @@ private:
 };
 
 using UpDecoder = UpDecoderOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class UpDecoderOn<CpuBackend>)
 using OutputHead = OutputHeadOn<CpuBackend>;
+ERRSEG_CPU_INSTANCE(class OutputHeadOn<CpuBackend>)
 
 }  // namespace errseg::models

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "../../core/dtype.hpp"
-#include "../error.hpp"
+#include "errseg/core/dtype.hpp"
+#include "errseg/cuda/error.hpp"
 
 namespace errseg::cuda::kernels {
 

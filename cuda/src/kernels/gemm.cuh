@@ -4,8 +4,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "../device.hpp"
-#include "../gemm_args.hpp"
+#include "errseg/cuda/device.hpp"
+#include "errseg/cuda/gemm_args.hpp"
 #include "activation.cuh"
 #include "gemm_simt.cuh"
 #include "gemm_tensorcore.cuh"

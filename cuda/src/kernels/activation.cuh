@@ -2,7 +2,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "../activation.hpp"
+#include "errseg/cuda/activation.hpp"
 
 namespace errseg::cuda::kernels {
 

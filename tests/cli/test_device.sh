@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# --device / --precision on every verb that runs a network (one shared helper): documented in
+# --help, a CUDA device refused with one clear message and exit status 1 where this build or this
+# machine cannot use it, and --device cpu the default (same bytes).
+# Usage: test_device.sh ERRSEG_BIN TEST_MODELS_DIR WORK_DIR
+set -euo pipefail
+BIN="$1"; MODEL="$2/errseg_tiny.safetensors"; WORK="$3"
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+IMG="$SRC/tests/data/fixtures/sample_400x300.png"
+rm -rf "$WORK"; mkdir -p "$WORK/labels" "$WORK/images"
+cp "$IMG" "$WORK/labels/x.png"; cp "$IMG" "$WORK/images/x.png"  # eval reaches the model (a CUDA build checks the device there)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+for verb in segment eval embed-text embed-image classify; do
+  HELP="$("$BIN" "$verb" --help)"
+  for f in --device --precision --threads; do
+    grep -q -- "$f" <<<"$HELP" || fail "$verb --help does not mention $f"
+  done
+done
+
+# A CPU-only build names the missing backend; a CUDA build on a machine without a GPU names the
+# missing device. Either way: exit status 1, one message, nothing written.
+expect_cuda_refusal() {  # verb args...
+  local verb="$1"; shift
+  local out rc=0
+  out="$("$BIN" "$verb" --device cuda "$@" 2>&1)" || rc=$?
+  [ "$rc" -eq 1 ] || fail "$verb --device cuda: exit $rc, expected 1 ($out)"
+  grep -Eq -- "--device cuda: (this errseg was built without the CUDA backend|no usable CUDA device)" <<<"$out" ||
+    fail "$verb --device cuda: unexpected message: $out"
+}
+expect_cuda_refusal segment --model "$MODEL" --classes "cat,dog" "$IMG" -o "$WORK/seg"
+expect_cuda_refusal eval --model "$MODEL" --classes "cat,dog" --images "$WORK/images" --labels "$WORK/labels"
+expect_cuda_refusal embed-text --model "$MODEL" --out "$WORK/t.npy" "a cat"
+expect_cuda_refusal embed-image --model "$MODEL" --out "$WORK/i.npy" "$IMG"
+expect_cuda_refusal classify --model "$MODEL" --labels "cat,dog" "$IMG"
+[ ! -e "$WORK/t.npy" ] && [ ! -e "$WORK/i.npy" ] || fail "a refused run wrote output"
+
+# Bad values are refused by the same helper on every verb.
+out="$("$BIN" embed-image --model "$MODEL" --out "$WORK/i.npy" --device tpu "$IMG" 2>&1)" && fail "accepted --device tpu"
+grep -q -- "--device must be cpu, cuda or cuda:N, got 'tpu'" <<<"$out" || fail "unexpected message: $out"
+out="$("$BIN" classify --model "$MODEL" --labels "cat,dog" --precision bf16 "$IMG" 2>&1)" && fail "accepted bf16 on the CPU"
+grep -q -- "--precision bf16 needs --device cuda" <<<"$out" || fail "unexpected message: $out"
+
+# --device cpu is the default: the same bytes.
+"$BIN" embed-image --model "$MODEL" --out "$WORK/default.npy" --threads 2 "$IMG" >/dev/null
+"$BIN" embed-image --model "$MODEL" --out "$WORK/cpu.npy" --threads 2 --device cpu "$IMG" >/dev/null
+cmp -s "$WORK/default.npy" "$WORK/cpu.npy" || fail "--device cpu differs from the default"
+echo "test_device: OK"
