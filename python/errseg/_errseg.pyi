@@ -85,9 +85,10 @@ class SegmentResult:
 class ErrSeg:
     """An ERR-Seg model (a converted .safetensors file) on the CPU."""
 
-    def __init__(self, path: str, threads: int | None = None) -> None:
+    def __init__(self, path: str, threads: int | None = None, device: str = 'cpu', precision: str = 'fp32') -> None:
         """
-        Loads a model. threads: the process-wide CPU thread count (default: all cores).
+        Loads a model. threads: the process-wide CPU thread count (default: all cores); device: cpu,
+        cuda or cuda:N (a build with the CUDA backend); precision: fp32, or fp16/bf16 on the GPU.
         """
 
     @property
@@ -119,7 +120,7 @@ class Clip:
     A CLIP model (a converted CLIP or ERR-Seg .safetensors file) on the CPU.
     """
 
-    def __init__(self, path: str, threads: int | None = None) -> None: ...
+    def __init__(self, path: str, threads: int | None = None, device: str = 'cpu', precision: str = 'fp32') -> None: ...
 
     @property
     def image_size(self) -> int: ...

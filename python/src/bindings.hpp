@@ -2,6 +2,7 @@
 // become library images, how library tensors become NumPy arrays without a copy, and the
 // per-class binding functions each source file defines.
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -12,7 +13,9 @@
 
 #include "errseg/core/tensor.hpp"
 #include "errseg/io/image.hpp"
+#include "errseg/front.hpp"
 #include "errseg/named_vocabulary.hpp"
+#include "errseg/text/tokenizer.hpp"
 
 namespace errseg::python {
 
@@ -45,6 +48,12 @@ nb::ndarray<nb::numpy, T> numpy_owning(Tensor tensor) {
 
 // The `threads=` argument of the model constructors: the process-wide pool size when given.
 void set_threads(std::optional<int> threads);
+// The model file's own BPE vocabulary, for tokenize() (the fronts keep theirs inside); null when
+// the file carries none.
+std::shared_ptr<const text::ClipTokenizer> model_tokenizer(const std::string& path);
+// The run-time device front's parameters from the constructors' keywords (threads applied here).
+ModelParams model_params(const std::string& path, std::optional<int> threads, const std::string& device,
+                         const std::string& precision);
 
 // "ade150", a file, "a,b,c" or a list of names -> validated class names.
 std::vector<std::string> class_names_argument(nb::handle classes);

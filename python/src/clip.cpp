@@ -1,4 +1,4 @@
-// errseg.Clip: CLIP text and image embeddings and zero-shot classification (models::Clip),
+// errseg.Clip: CLIP text and image embeddings and zero-shot classification (errseg::Clip),
 // with open_clip's image preprocessing, as `errseg embed-text / embed-image / classify`.
 #include <memory>
 #include <optional>
@@ -21,12 +21,14 @@ namespace {
 
 class PyClip {
 public:
-    PyClip(const std::string& path, std::optional<int> threads) {
-        set_threads(threads);
+    PyClip(const std::string& path, std::optional<int> threads, const std::string& device, const std::string& precision) {
+        const ModelParams params = model_params(path, threads, device, precision);
         nb::gil_scoped_release release;
-        clip_ = std::make_shared<const models::Clip>(models::Clip::load(path));
+        clip_ = std::make_shared<const Clip>(params);
+        tokenizer_ = model_tokenizer(path);
     }
-    const models::Clip& clip() const { return *clip_; }
+    const Clip& clip() const { return *clip_; }
+    const text::ClipTokenizer* tokenizer() const { return tokenizer_.get(); }
 
     Tensor embed_text(const std::vector<std::string>& texts, bool normalize) const {
         ERRSEG_CHECK(!texts.empty(), "embed_text: no texts");
@@ -55,14 +57,16 @@ public:
     }
 
 private:
-    std::shared_ptr<const models::Clip> clip_;
+    std::shared_ptr<const Clip> clip_;
+    std::shared_ptr<const text::ClipTokenizer> tokenizer_;
 };
 
 }  // namespace
 
 void bind_clip(nb::module_& m) {
     nb::class_<PyClip>(m, "Clip", "A CLIP model (a converted CLIP or ERR-Seg .safetensors file) on the CPU.")
-        .def(nb::init<const std::string&, std::optional<int>>(), nb::arg("path"), nb::arg("threads") = nb::none())
+        .def(nb::init<const std::string&, std::optional<int>, const std::string&, const std::string&>(), nb::arg("path"),
+             nb::arg("threads") = nb::none(), nb::arg("device") = "cpu", nb::arg("precision") = "fp32")
         .def_prop_ro("image_size", [](const PyClip& c) { return c.clip().image_size(); })
         .def_prop_ro("logit_scale", [](const PyClip& c) { return c.clip().logit_scale(); })
         .def(
@@ -102,8 +106,8 @@ void bind_clip(nb::module_& m) {
         .def(
             "tokenize",
             [](const PyClip& c, const std::vector<std::string>& texts, int context_length) {
-                ERRSEG_CHECK(c.clip().tokenizer(), "this model file carries no tokenizer");
-                return numpy_owning<int32_t>(c.clip().tokenizer()->tokenize_batch(texts, context_length));
+                ERRSEG_CHECK(c.tokenizer(), "this model file carries no tokenizer");
+                return numpy_owning<int32_t>(c.tokenizer()->tokenize_batch(texts, context_length));
             },
             nb::arg("texts"), nb::arg("context_length") = 77);
 }

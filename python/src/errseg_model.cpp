@@ -1,4 +1,5 @@
-// errseg.ErrSeg, errseg.Classes, errseg.SegmentResult: ERR-Seg on the CPU (ErrSegModel).
+// errseg.ErrSeg, errseg.Classes, errseg.SegmentResult: ERR-Seg on the device chosen at run time
+// (errseg::Segmenter).
 // The model is shared read-only by every call, so Python threads may segment at once; the GIL
 // is released while the library computes.
 #include <memory>
@@ -16,7 +17,6 @@ namespace errseg::python {
 
 namespace {
 
-using models::ErrSegModel;
 using models::SegmentResult;
 
 // A vocabulary with its class embeddings: encode once, segment many images with it.
@@ -50,13 +50,19 @@ struct SegmentOptionsArgs {
 
 class PyErrSeg {
 public:
-    PyErrSeg(const std::string& path, std::optional<int> threads) {
-        set_threads(threads);
+    PyErrSeg(const std::string& path, std::optional<int> threads, const std::string& device,
+             const std::string& precision) {
+        const ModelParams params = model_params(path, threads, device, precision);
         nb::gil_scoped_release release;
-        model_ = std::make_shared<const ErrSegModel>(ErrSegModel::load(path));
+        model_ = std::make_shared<const Segmenter>(params);
+        tokenizer_ = model_tokenizer(path);
     }
 
-    const ErrSegModel& model() const { return *model_; }
+    const Segmenter& model() const { return *model_; }
+    const text::ClipTokenizer& tokenizer() const {
+        ERRSEG_CHECK(tokenizer_, "this model file carries no tokenizer");
+        return *tokenizer_;
+    }
 
     Classes encode_classes(nb::handle spec) const {
         Vocabulary v = vocabulary_argument(spec);
@@ -90,11 +96,14 @@ public:
         for (nb::handle image : images) decoded.push_back(image_argument(image, args.exif_rule(), args.max_pixels));
         ERRSEG_CHECK(!decoded.empty(), "segment_batch: no images");
         nb::gil_scoped_release release;
-        return model_->segment_batch(decoded, c.embeddings, opt);
+        std::vector<const Image*> pointers;
+        for (const Image& image : decoded) pointers.push_back(&image);
+        return model_->segment_batch(pointers, c.embeddings, opt);
     }
 
 private:
-    std::shared_ptr<const ErrSegModel> model_;
+    std::shared_ptr<const Segmenter> model_;
+    std::shared_ptr<const text::ClipTokenizer> tokenizer_;
 };
 
 SegmentOptionsArgs options_from(std::optional<int64_t> top_k, bool keep_probs, bool upstream_resize,
@@ -149,8 +158,10 @@ void bind_errseg(nb::module_& m) {
 
     auto errseg_class = nb::class_<PyErrSeg>(m, "ErrSeg", "An ERR-Seg model (a converted .safetensors file) on the CPU.");
     errseg_class
-        .def(nb::init<const std::string&, std::optional<int>>(), nb::arg("path"), nb::arg("threads") = nb::none(),
-             "Loads a model. threads: the process-wide CPU thread count (default: all cores).")
+        .def(nb::init<const std::string&, std::optional<int>, const std::string&, const std::string&>(), nb::arg("path"),
+             nb::arg("threads") = nb::none(), nb::arg("device") = "cpu", nb::arg("precision") = "fp32",
+             "Loads a model. threads: the process-wide CPU thread count (default: all cores); device: cpu,\n"
+             "cuda or cuda:N (a build with the CUDA backend); precision: fp32, or fp16/bf16 on the GPU.")
         .def_prop_ro("embed_dim", [](const PyErrSeg& s) { return s.model().config().embed_dim; })
         .def_prop_ro("crop_size", [](const PyErrSeg& s) { return s.model().config().input.crop_size; })
         .def("encode_classes", &PyErrSeg::encode_classes, nb::arg("classes"),
@@ -159,7 +170,7 @@ void bind_errseg(nb::module_& m) {
         .def(
             "tokenize",
             [](const PyErrSeg& s, const std::vector<std::string>& texts, int context_length) {
-                return numpy_owning<int32_t>(s.model().tokenizer().tokenize_batch(texts, context_length));
+                return numpy_owning<int32_t>(s.tokenizer().tokenize_batch(texts, context_length));
             },
             nb::arg("texts"), nb::arg("context_length") = 77, "CLIP BPE ids with this model's vocabulary, N x L int32.");
 

@@ -69,6 +69,22 @@ void set_threads(std::optional<int> threads) {
     set_num_threads(*threads);
 }
 
+std::shared_ptr<const text::ClipTokenizer> model_tokenizer(const std::string& path) {
+    const std::string merges = Weights::open(path).metadata("errseg.bpe_merges");
+    if (merges.empty()) return nullptr;
+    return std::make_shared<const text::ClipTokenizer>(text::ClipTokenizer::from_merges(merges));
+}
+
+ModelParams model_params(const std::string& path, std::optional<int> threads, const std::string& device,
+                         const std::string& precision) {
+    set_threads(threads);
+    ModelParams p;
+    p.model = path;
+    p.device = Device::parse(device);
+    p.precision = parse_precision(precision);
+    return p;
+}
+
 Vocabulary vocabulary_argument(nb::handle classes) {
     if (nb::isinstance<nb::str>(classes) || nb::hasattr(classes, "__fspath__")) {
         const std::string spec = nb::cast<std::string>(nb::module_::import_("os").attr("fsdecode")(classes));

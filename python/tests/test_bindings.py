@@ -163,3 +163,17 @@ def test_thread_count_checked(model_path):
         errseg.ErrSeg(model_path, threads=0)
     errseg.set_num_threads(2)
     assert errseg.get_num_threads() == 2
+
+
+def test_device_and_precision_checked(model_path, models_dir):
+    # The run-time device front: fp16/bf16 need the GPU; a bad device name is refused; a CUDA
+    # device is refused by a build without the CUDA backend, or by one without a usable GPU.
+    with pytest.raises(errseg.Error, match="needs --device cuda"):
+        errseg.ErrSeg(model_path, precision="fp16")
+    with pytest.raises(errseg.Error, match="device"):
+        errseg.ErrSeg(model_path, device="tpu")
+    with pytest.raises(errseg.Error, match="--device cuda"):
+        errseg.ErrSeg(model_path, device="cuda")
+    with pytest.raises(errseg.Error, match="--device cuda"):
+        errseg.Clip(os.path.join(models_dir, "clip_convnext_linear.safetensors"), device="cuda")
+    assert errseg.ErrSeg(model_path, device="cpu", precision="fp32").embed_dim > 0
