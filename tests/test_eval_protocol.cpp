@@ -11,6 +11,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "error_of.hpp"
 #include "errseg/errseg.hpp"
 
 using namespace errseg;
@@ -31,14 +32,6 @@ std::string builtin(const std::string& name) {
     return "";
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 }  // namespace
 
 TEST_CASE("published K per vocabulary (ERR-Seg eval.sh)") {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "error_of.hpp"
 #include "errseg/io/json.hpp"
 
 using errseg::Error;
@@ -20,15 +21,6 @@ std::string parse_error(const std::string& text) {
     return "";
 }
 bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 }  // namespace
 
 TEST_CASE("json: scalars parse to the right types and values") {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error_of.hpp"
 #include "errseg/errseg.hpp"
 #include "errseg/io/label_map.hpp"
 #include "errseg/vocabulary.hpp"
@@ -45,16 +46,6 @@ std::string write_file(const std::string& name, const std::string& body) {
     const std::string p = scratch_dir() + "/" + name;
     std::ofstream(p, std::ios::binary) << body;
     return p;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "error_of.hpp"
 #include "errseg/io/safetensors.hpp"
 
 using namespace errseg;
@@ -52,15 +53,6 @@ std::string make_file(const std::string& name, const std::string& header, const 
 }
 
 // The message of the errseg::Error thrown by fn ("" if none).
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
 std::string open_error(const std::string& path) {
     return error_of([&] { SafetensorsFile::open(path); });
 }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "error_of.hpp"
 #include "errseg/io/weights.hpp"
 
 using namespace errseg;
@@ -30,15 +31,6 @@ std::string scratch(const std::string& name) {
         return p;
     }();
     return (dir / name).string();
-}
-
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 Tensor half_tensor(const Shape& shape, const std::vector<float>& v, bool bf16) {
