@@ -48,9 +48,6 @@ nb::ndarray<nb::numpy, T> numpy_owning(Tensor tensor) {
 
 // The `threads=` argument of the model constructors: the process-wide pool size when given.
 void set_threads(std::optional<int> threads);
-// The model file's own BPE vocabulary, for tokenize() (the fronts keep theirs inside); null when
-// the file carries none.
-std::shared_ptr<const text::ClipTokenizer> model_tokenizer(const std::string& path);
 // The run-time device front's parameters from the constructors' keywords (threads applied here).
 ModelParams model_params(const std::string& path, std::optional<int> threads, const std::string& device,
                          const std::string& precision);

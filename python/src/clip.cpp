@@ -25,10 +25,9 @@ public:
         const ModelParams params = model_params(path, threads, device, precision);
         nb::gil_scoped_release release;
         clip_ = std::make_shared<const Clip>(params);
-        tokenizer_ = model_tokenizer(path);
     }
     const Clip& clip() const { return *clip_; }
-    const text::ClipTokenizer* tokenizer() const { return tokenizer_.get(); }
+    const text::ClipTokenizer* tokenizer() const { return clip_->tokenizer(); }
 
     Tensor embed_text(const std::vector<std::string>& texts, bool normalize) const {
         ERRSEG_CHECK(!texts.empty(), "embed_text: no texts");
@@ -58,7 +57,6 @@ public:
 
 private:
     std::shared_ptr<const Clip> clip_;
-    std::shared_ptr<const text::ClipTokenizer> tokenizer_;
 };
 
 }  // namespace

@@ -55,14 +55,10 @@ public:
         const ModelParams params = model_params(path, threads, device, precision);
         nb::gil_scoped_release release;
         model_ = std::make_shared<const Segmenter>(params);
-        tokenizer_ = model_tokenizer(path);
     }
 
     const Segmenter& model() const { return *model_; }
-    const text::ClipTokenizer& tokenizer() const {
-        ERRSEG_CHECK(tokenizer_, "this model file carries no tokenizer");
-        return *tokenizer_;
-    }
+    const text::ClipTokenizer& tokenizer() const { return model_->tokenizer(); }
 
     Classes encode_classes(nb::handle spec) const {
         Vocabulary v = vocabulary_argument(spec);
@@ -103,7 +99,6 @@ public:
 
 private:
     std::shared_ptr<const Segmenter> model_;
-    std::shared_ptr<const text::ClipTokenizer> tokenizer_;
 };
 
 SegmentOptionsArgs options_from(std::optional<int64_t> top_k, bool keep_probs, bool upstream_resize,

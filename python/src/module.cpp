@@ -69,12 +69,6 @@ void set_threads(std::optional<int> threads) {
     set_num_threads(*threads);
 }
 
-std::shared_ptr<const text::ClipTokenizer> model_tokenizer(const std::string& path) {
-    const std::string merges = Weights::open(path).metadata("errseg.bpe_merges");
-    if (merges.empty()) return nullptr;
-    return std::make_shared<const text::ClipTokenizer>(text::ClipTokenizer::from_merges(merges));
-}
-
 ModelParams model_params(const std::string& path, std::optional<int> threads, const std::string& device,
                          const std::string& precision) {
     set_threads(threads);

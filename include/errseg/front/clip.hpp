@@ -25,6 +25,7 @@ public:
     virtual Tensor encode_image(const Tensor& preprocessed) const = 0;
     virtual float logit_scale() const = 0;
     virtual int64_t image_size() const = 0;
+    virtual const text::ClipTokenizer* tokenizer() const = 0;
 };
 
 template <class B>
@@ -35,6 +36,7 @@ public:
     Tensor encode_image(const Tensor& preprocessed) const override { return clip_.encode_image(preprocessed); }
     float logit_scale() const override { return clip_.logit_scale(); }
     int64_t image_size() const override { return clip_.image_size(); }
+    const text::ClipTokenizer* tokenizer() const override { return clip_.tokenizer(); }
 
 private:
     models::ClipOn<B> clip_;
@@ -61,6 +63,8 @@ public:
     Tensor encode_image(const Tensor& preprocessed) const { return impl_->encode_image(preprocessed); }
     float logit_scale() const { return impl_->logit_scale(); }
     int64_t image_size() const { return impl_->image_size(); }
+    // The model file's CLIP BPE tokenizer; null when the file carries no merges.
+    const text::ClipTokenizer* tokenizer() const { return impl_->tokenizer(); }
 
 private:
     static std::shared_ptr<const front_detail::ClipImpl> open(const ModelParams& p) {

@@ -24,6 +24,7 @@ class SegmenterImpl {
 public:
     virtual ~SegmenterImpl() = default;
     virtual const models::ErrSegConfig& config() const = 0;
+    virtual const text::ClipTokenizer& tokenizer() const = 0;
     virtual Tensor encode_classes(const std::vector<std::string>& class_names) const = 0;
     virtual std::vector<models::SegmentResult> segment_batch(const std::vector<const Image*>& images,
                                                              const Tensor& class_embeddings,
@@ -35,6 +36,7 @@ class SegmenterOn final : public SegmenterImpl {
 public:
     explicit SegmenterOn(const std::string& path) : model_(models::ErrSegModelOn<B>::load(path)) {}
     const models::ErrSegConfig& config() const override { return model_.config(); }
+    const text::ClipTokenizer& tokenizer() const override { return model_.tokenizer(); }
     Tensor encode_classes(const std::vector<std::string>& class_names) const override {
         return model_.encode_classes(class_names);
     }
@@ -64,6 +66,8 @@ public:
 
     const Device& device() const { return device_; }
     const models::ErrSegConfig& config() const { return impl_->config(); }
+    // The model file's CLIP BPE tokenizer (the one encode_classes uses).
+    const text::ClipTokenizer& tokenizer() const { return impl_->tokenizer(); }
     // L2-normalised prompt embeddings [T, E] of a vocabulary (host; cached per vocabulary).
     Tensor encode_classes(const std::vector<std::string>& class_names) const {
         return impl_->encode_classes(class_names);
