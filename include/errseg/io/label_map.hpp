@@ -17,26 +17,6 @@
 
 namespace errseg {
 
-// Writes class indices (row-major h x w, each in [0, num_classes)) as a single-channel PNG,
-// atomically: 8-bit for up to 255 classes (as `errseg segment` always has), 16-bit otherwise (up
-// to 65536).
-inline void write_label_png(const std::string& path, const int32_t* labels, int width, int height,
-                            size_t num_classes) {
-    ERRSEG_CHECK(num_classes >= 1 && num_classes <= 65536, "label map '", path, "': ", num_classes,
-                 " classes do not fit a 16-bit PNG");
-    const size_t n = size_t(width) * size_t(height);
-    for (size_t i = 0; i < n; ++i)
-        ERRSEG_CHECK(labels[i] >= 0 && size_t(labels[i]) < num_classes, "label map '", path, "': value ",
-                     labels[i], " at pixel ", i, " is not a class index below ", num_classes);
-    if (num_classes <= 255) {
-        const std::vector<uint8_t> px(labels, labels + n);
-        write_png(path, width, height, 1, px.data());
-    } else {
-        const std::vector<uint16_t> px(labels, labels + n);
-        write_png16(path, width, height, px.data());
-    }
-}
-
 struct LabelMap {
     int width = 0, height = 0;
     std::vector<int32_t> labels;  // row-major
@@ -89,6 +69,20 @@ inline std::vector<uint8_t> encode_label_png(const int32_t* labels, int w, int h
     std::vector<uint16_t> px(n);
     for (size_t i = 0; i < n; ++i) px[i] = uint16_t(labels[i]);
     return encode_png16(w, h, px.data());
+}
+
+// Writes class indices (row-major h x w, each in [0, num_classes)) atomically as the label PNG
+// encode_label_png makes; every value is checked against num_classes first.
+inline void write_label_png(const std::string& path, const int32_t* labels, int width, int height,
+                            size_t num_classes) {
+    ERRSEG_CHECK(num_classes >= 1 && num_classes <= 65536, "label map '", path, "': ", num_classes,
+                 " classes do not fit a 16-bit PNG");
+    const size_t n = size_t(width) * size_t(height);
+    for (size_t i = 0; i < n; ++i)
+        ERRSEG_CHECK(labels[i] >= 0 && size_t(labels[i]) < num_classes, "label map '", path, "': value ",
+                     labels[i], " at pixel ", i, " is not a class index below ", num_classes);
+    const std::vector<uint8_t> bytes = encode_label_png(labels, width, height, num_classes);
+    write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 // Encodes class indices as an 8-bit palette PNG (colour type 3): pixel values are the class
