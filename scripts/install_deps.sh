@@ -6,6 +6,7 @@
 # Reference checks: Debian's torch (with OpenBLAS) + open_clip/timm from PyPI, pinned to
 # versions that run on Debian's torch 1.13 (installed without dependencies so pip never
 # replaces Debian's torch or numpy).
+# Benchmarks: ONNX Runtime from PyPI (numpy pinned like the rest).
 # Python package (pip install .) and its tests: nanobind + scikit-build-core (the build), pytest,
 # Ray Data (errseg.ray_segment), pinned against Debian's numpy: pip must not replace it (torch is
 # built against it), hence pyarrow < 23 (newer ones need numpy 2).
@@ -33,14 +34,17 @@ $PIP --no-deps "open_clip_torch==2.24.0" "timm==0.9.16"
 $PIP "ftfy==6.3.1" "huggingface_hub<1.0" "safetensors<0.6"
 NUMPY_PIN="$(mktemp)"; /usr/bin/python3 -c 'import numpy; print("numpy==" + numpy.__version__)' > "$NUMPY_PIN"
 $PIP -c "$NUMPY_PIN" "nanobind>=2.0" "scikit-build-core>=0.10" "ray[data]>=2.40" "pyarrow<23"
+# ONNX Runtime: the benchmarks' third engine (bench/run_cpu_bench.py, bench/ort_whole_graph.py) and
+# the whole-graph export test (tests/python/test_ort_whole_graph.py); numpy pinned as above.
+$PIP -c "$NUMPY_PIN" "onnxruntime>=1.20,<2"
 rm -f "$NUMPY_PIN"
 # pycocotools: the reference for `segment --format sem-seg`'s COCO RLE (tests/cli/test_segment_outputs.sh).
 $PIP --no-deps "pycocotools==2.0.11"
 # Versions through package metadata (open_clip 2.24 has no __version__ attribute).
 /usr/bin/python3 - <<'PY'
 import importlib.metadata as md
-import torch, numpy, open_clip, timm, ftfy, nanobind, ray.data, pytest  # noqa: F401  (fail here if any is missing)
+import torch, numpy, open_clip, timm, ftfy, nanobind, ray.data, pytest, onnxruntime  # noqa: F401  (fail here if any is missing)
 print("python reference stack: torch", torch.__version__, "numpy", numpy.__version__,
       "open_clip", md.version("open_clip_torch"), "timm", md.version("timm"),
-      "nanobind", nanobind.__version__, "ray", md.version("ray"))
+      "nanobind", nanobind.__version__, "ray", md.version("ray"), "onnxruntime", onnxruntime.__version__)
 PY

@@ -493,7 +493,12 @@ class ERRSegHead(nn.Module):
         _, ranks = torch.topk(m, k=top, dim=0)             # top×H×W, rank 0 = most similar
         weights = torch.zeros(t, dtype=torch.float32, device=m.device)
         for i, factor in enumerate([1, 0.1, 0.01][:top]):
-            counts = torch.bincount(ranks[i].flatten(), minlength=t).to(torch.float32)
+            if torch.onnx.is_in_onnx_export():
+                # ONNX has no bincount: compare with every class index and sum (the same integers)
+                counts = (ranks[i].flatten().unsqueeze(1) == torch.arange(t, device=m.device)).sum(0)
+            else:
+                counts = torch.bincount(ranks[i].flatten(), minlength=t)
+            counts = counts.to(torch.float32)
             weights += counts * factor                    # float32 products, added in rank order
         k = min(k, t)
         if tie_break == "topk":
@@ -634,7 +639,11 @@ class ERRSeg(nn.Module):
             image = image.numpy()
         # contiguous C×H×W, as detectron2's loader hands it to the model
         img = torch.as_tensor(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))).to(self.pixel_mean.device)
-        x = (img - self.pixel_mean) / self.pixel_std
+        return self.preprocess_chw(img)
+
+    def preprocess_chw(self, img):
+        """uint8 3×H×W tensor → normalised 1×3×S×S float32; traceable (the ONNX whole graph starts here)."""
+        x = (img.to(torch.float32) - self.pixel_mean) / self.pixel_std   # = uint8 − float promotion
         x = x.unsqueeze(0)
         return F.interpolate(x, size=(self.crop_size, self.crop_size), mode="bilinear", align_corners=False)
 
