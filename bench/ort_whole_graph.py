@@ -84,6 +84,14 @@ def compare(logits, labels, ref_logits, ref_labels):
         scale = float(np.abs(ref_logits[kept]).max())
         out["max_abs_err"] = float(diff.max())
         out["max_rel_err"] = float(diff.max() / scale) if scale else float(diff.max())
+        # How flat the logits are across classes says how many labels rounding may flip (random
+        # weights give nearly equal logits): the reference's top-2 gap per position, and the share
+        # of positions whose gap is within twice the largest difference found.
+        if kept.size > 1:
+            top2 = np.sort(ref_logits[kept], axis=0)[-2:]
+            gap = top2[1] - top2[0]
+            out["top2_gap_median"] = float(np.median(gap))
+            out["near_tie_fraction"] = float((gap <= 2 * out["max_abs_err"]).mean())
     else:
         out["selected_only_here"] = sorted(set(kept.tolist()) - set(ref_kept.tolist()))
         out["selected_only_in_reference"] = sorted(set(ref_kept.tolist()) - set(kept.tolist()))

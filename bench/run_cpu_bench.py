@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/run_cpu_bench.py [--quick] [--threads 2] [--repeats R]
         [--cache DIR] [--build DIR] [--out docs/PERFORMANCE.md] [--wait-quiet SECONDS]
-        [--no-ort] [--no-torch] [--render-only]
+        [--no-ort] [--no-torch] [--render-only] [--whole-graph]
 
 Steps (results go to <build>/bench_results/*.json; --render-only re-renders the markdown from them):
   1. build bench_ops / bench_models (cmake, ERRSEG_BENCH=ON) unless present
@@ -16,8 +16,13 @@ Steps (results go to <build>/bench_results/*.json; --render-only re-renders the 
      OpenBLAS env), torch.inference_mode; same op table (bench_ops --dump_cases)
   5. ONNX Runtime: torch.onnx.export of the same towers (opset 17), intra_op_num_threads = threads;
      a model that fails to export or load is reported as skipped
-  6. PyTorch ERR-Seg end to end: bench/pytorch/time_errseg.py (same checkpoint, image, K)
+  6. PyTorch ERR-Seg end to end: bench/pytorch/time_errseg.py (same checkpoint, image, K), and ONNX
+     Runtime on the exported whole ERR-Seg graph (bench/ort_whole_graph.py: export, check against
+     PyTorch eager and `errseg segment`, timing)
   7. docs/PERFORMANCE.md: machine, versions, tables, ratios, GEMM efficiency vs FMA peak
+
+--whole-graph: only the ERR-Seg end-to-end comparison (errseg, ORT whole graph, PyTorch eager;
+ADE-150 K 32 and ADE-847 K 48, --quick: ADE-150 only); replaces only its section of --out.
 
 Timing protocol: each workload gets `--warmup` untimed runs then `--repeats` timed runs; we report
 medians. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from the environment of every timed
@@ -175,8 +180,9 @@ def machine_info():
         info["vendor"] = fields.get("vendor_id")
         info["cpu_mhz"] = float(fields.get("cpu MHz", "0") or 0)
         flags = fields.get("flags", "").split()
-        info["flags"] = [f for f in ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16")
-                         if f in flags]
+        info["flags"] = [f for f in ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512dq",
+                                     "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                                     "amx_tile", "amx_bf16", "amx_int8") if f in flags]
         info["hypervisor"] = "hypervisor" in flags
     except OSError:
         pass
@@ -233,8 +239,9 @@ def ensure_build(args):
         run(["cmake", "-S", REPO, "-B", args.build, *gen, "-DCMAKE_BUILD_TYPE=Release", "-DERRSEG_BENCH=ON",
              "-DERRSEG_TESTS=OFF"])
     if not args.no_build:
-        run(["cmake", "--build", args.build, "-j", str(os.cpu_count() or 2), "--target", "bench_ops", "bench_models"])
-    return exes
+        run(["cmake", "--build", args.build, "-j", str(os.cpu_count() or 2), "--target", "bench_ops", "bench_models",
+             "errseg"])
+    return exes + [os.path.join(args.build, "errseg")]
 
 
 def source_digest():
@@ -306,6 +313,8 @@ def prepare_models(args):
         rgb = np.stack([(x * 255) // w, (y * 255) // h, ((x // 25 + y // 25) % 2) * 200 + 20], -1).astype(np.uint8)
         Image.fromarray(rgb).save(m["image"])
     for name, arch in (("ViT-B-16", "vit"), ("convnext_base_w_320", "convnext")):
+        if args.whole_graph:
+            break
         pth = m[arch + "_pth"]
         if not os.path.exists(pth):
             log(f"creating random {name} (open_clip, pretrained=None) -> {pth}")
@@ -651,7 +660,7 @@ def worker_ort(spec):
 
 
 WORKERS = {"torch-ops": worker_torch_ops, "torch-models": worker_torch_models, "export": worker_export,
-           "ort": worker_ort, "ort-ops": worker_ort_ops}
+           "ort": worker_ort, "ort-ops": worker_ort_ops, "torch-env": lambda spec: {"env": torch_env()}}
 
 
 def run_worker(kind, spec, args, out):
@@ -673,11 +682,54 @@ def run_torch_errseg(args, models, vocab, k, repeats, warmup):
     rc, _ = run([sys.executable, os.path.join(HERE, "pytorch", "time_errseg.py"), "--checkpoint", models["errseg_pth"],
                  "--config", models["errseg_config"], "--image", models["image"], "--classes", vocab,
                  "--threads", str(args.threads), "--repeats", str(repeats), "--warmup", str(warmup), "--k", str(k),
-                 "--json", out], env=timing_env(args.threads), check=False)
+                 "--cache-text", "--json", out], env=timing_env(args.threads), check=False)
     r = read_json(out, None)
     if rc != 0 or r is None:
         return {"failed": f"time_errseg.py exit {rc}"}
     return r
+
+
+def files_key(*paths):
+    """Identifies the inputs of a cached result: sha256 over small files, size + mtime of large ones."""
+    import hashlib
+    h = hashlib.sha256()
+    for p in paths:
+        st = os.stat(p)
+        h.update(p.encode())
+        if st.st_size < 1 << 20:
+            with open(p, "rb") as f:
+                h.update(f.read())
+        else:
+            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def run_ort_whole_graph(args, cli, models, vocab, k):
+    """ERR-Seg B as one exported ONNX graph in ONNX Runtime (bench/ort_whole_graph.py): export and
+    check against PyTorch eager (cached while checkpoint, image and exporting code are unchanged),
+    agreement with `errseg segment`, then the timed runs (a process without torch)."""
+    d = os.path.join(args.cache, f"onnx_errseg_{vocab}_K{k}")
+    tool = os.path.join(HERE, "ort_whole_graph.py")
+    key = files_key(models["errseg_pth"], models["image"], tool, os.path.join(HERE, "pytorch", "errseg_torch.py"))
+    common = ["--dir", d, "--threads", str(args.threads)]
+    exp = read_json(os.path.join(d, "export.json"), {})
+    if exp.get("key") != key or not os.path.exists(os.path.join(d, "whole_graph.onnx")):
+        rc, _ = run([sys.executable, tool, "export", "--checkpoint", models["errseg_pth"], "--config",
+                     models["errseg_config"], "--image", models["image"], "--classes", vocab, "--k", str(k), *common],
+                    env=timing_env(args.threads), check=False)
+        exp = read_json(os.path.join(d, "export.json"), {})
+        if rc != 0 or not exp:
+            return {"failed": f"ort_whole_graph.py export exit {rc}"}
+        exp["key"] = key
+        write_json(os.path.join(d, "export.json"), exp)
+    out = {"export": exp}
+    rc, _ = run([sys.executable, tool, "cli", "--errseg", cli, "--model", models["errseg"], *common],
+                env=timing_env(args.threads), check=False)
+    out["cli"] = read_json(os.path.join(d, "cli.json"), {}) if rc == 0 else {"failed": f"exit {rc}"}
+    rc, _ = run([sys.executable, tool, "time", "--warmup", str(args.warmup), "--repeats", str(args.repeats), *common],
+                env=timing_env(args.threads), check=False)
+    out["time"] = read_json(os.path.join(d, "time.json"), {}) if rc == 0 else {"failed": f"exit {rc}"}
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -711,7 +763,7 @@ def render(state, args):
     tm = R.get("torch_models", {}).get("models", {})
     orm = R.get("ort_models", {}).get("models", {})
     te = R.get("torch_errseg", {})
-    tenv = R.get("torch_ops", {}).get("env") or R.get("torch_models", {}).get("env") or {}
+    tenv = torch_env_of(R)
     ob = tenv.get("openblas", {})
     L = []
     L.append("# errseg CPU performance")
@@ -766,6 +818,10 @@ def render(state, args):
              "PyTorch ops timed the same way.")
     L.append("")
 
+    if R.get("ort_whole_graph"):
+        L.append(render_whole_graph(R))
+        L.append("")
+
     # ---- models table ----
     L.append("## Whole models")
     L.append("")
@@ -797,7 +853,8 @@ def render(state, args):
         T = 150 if vocab == "ade150" else 847
         rows.append((f"ERR-Seg B end to end @640, {vocab.upper()} (T={T}, K={k}), class embeddings cached",
                      ours_e(f"errseg/e2e/{vocab}_K{k}"),
-                     {"ms": tmed.get("e2e_cached_text"), "cpu_ms": tcpu.get("e2e_cached_text")}, {}))
+                     {"ms": tmed.get("e2e_cached_text"), "cpu_ms": tcpu.get("e2e_cached_text")},
+                     R.get("ort_whole_graph", {}).get(f"{vocab}_K{k}", {}).get("time", {})))
         rows.append((f"ERR-Seg B vocabulary encoding, {vocab.upper()} (text tower, once per vocabulary)",
                      ours_e(f"errseg/text/{vocab}"), {"ms": tmed.get("text"), "cpu_ms": tcpu.get("text")}, {}))
     for label, o, t, x in rows:
@@ -815,8 +872,8 @@ def render(state, args):
     L.append("")
     L.append("PyTorch ERR-Seg = `bench/pytorch/time_errseg.py` (upstream-equivalent eager code, text tower at the full "
              "77 tokens, as upstream); its `e2e_cached_text` column (preprocess + image + head + postprocess) is compared "
-             "with our `ErrSegModel::segment` (same stages, class embeddings given). ORT: ERR-Seg end to end was not "
-             "exported (the head's data-dependent CRM/top-k and per-class loops are not a static graph).")
+             "with our `ErrSegModel::segment` (same stages, class embeddings given). ORT, ERR-Seg end to end: the exported "
+             "whole graph (next section; image → labels, class embeddings as an input).")
     L.append("")
 
     # ---- ERR-Seg stages ----
@@ -932,6 +989,137 @@ def render(state, args):
 
 
 ANALYSIS_BEGIN, ANALYSIS_END = "<!-- analysis:begin -->", "<!-- analysis:end -->"
+WHOLE_GRAPH_BEGIN, WHOLE_GRAPH_END = "<!-- whole-graph:begin -->", "<!-- whole-graph:end -->"
+
+
+def torch_env_of(R):
+    return R.get("torch_ops", {}).get("env") or R.get("torch_models", {}).get("env") or R.get("torch_env") or {}
+
+
+def render_whole_graph(R):
+    """The ERR-Seg end-to-end section: errseg vs ONNX Runtime on the exported whole graph vs PyTorch
+    eager, with the machine it ran on (this section can be regenerated alone, --whole-graph)."""
+    info, threads = R["machine"], R["threads"]
+    om = {}
+    for grp in R.get("ours_models", {}).values():
+        om.update(grp.get("benchmarks", {}))
+    te, wg = R.get("torch_errseg", {}), R.get("ort_whole_graph", {})
+    tenv, ob = torch_env_of(R), torch_env_of(R).get("openblas", {})
+    some = next((w for w in wg.values() if w.get("export", {}).get("onnxruntime")), {})
+    exp0 = some.get("export", {})
+    L = [WHOLE_GRAPH_BEGIN, "## ERR-Seg B end to end: errseg vs ONNX Runtime (whole graph) vs PyTorch eager", ""]
+    L.append(f"Generated by `/usr/bin/python3 bench/run_cpu_bench.py{' --whole-graph' if R.get('whole_graph_only') else ''}"
+             f"{' --quick' if R.get('quick') else ''} --threads {threads}` ({R.get('date')}, "
+             f"{R.get('elapsed_min', 0):.0f} min{', this section alone' if R.get('whole_graph_only') else ''}). Image → label map @640 crop, class embeddings "
+             "cached (computed once per vocabulary), random B-size weights (`bench/make_random_checkpoints.py`), "
+             "the same checkpoint, image (400×300) and K in all three.")
+    L.append("")
+    L.append(f"* CPU: {info.get('cpu_model')}, {info.get('logical_cpus')} logical CPUs"
+             + (f" under {info.get('Hypervisor vendor', 'a hypervisor')}" if info.get("hypervisor") else "")
+             + f"; SIMD flags: {', '.join(info.get('flags', [])) or 'none'}")
+    L.append(f"* Threads: **{threads}** for each engine (errseg `--threads`, `torch.set_num_threads` + OMP/OpenBLAS "
+             f"env, ORT `intra_op_num_threads`, sequential executor); {R.get('warmup')} warm-up run(s), median of "
+             f"{R.get('repeats')} timed runs")
+    loads = ", ".join(f"{k.replace('models.', '')} {v[0]}" for k, v in R.get("loads", {}).items() if v)
+    L.append(f"* Load average (1 min) before {(R.get('load_before') or [None])[0]}, at each step: {loads or '—'}, after "
+             f"{(R.get('load_after') or [None])[0]}; other busy processes at the start: "
+             f"{'; '.join(R.get('busy_before') or []) or 'none'}"
+             + (" — **shared machine: absolute times are inflated; compare the CPU-time columns too**"
+                if R.get("noisy") else ""))
+    pthread = "openblas-pthread" in (ob.get("library") or "")
+    L.append(f"* ONNX Runtime {exp0.get('onnxruntime', '?')} (CPUExecutionProvider, ORT_ENABLE_ALL; graph exported "
+             f"by torch {exp0.get('torch', '?')}, opset {exp0.get('opset', '?')}); PyTorch {tenv.get('torch', '?')} "
+             f"eager (`bench/pytorch/time_errseg.py --cache-text`, its `e2e_cached_text`), GEMMs through "
+             f"{ob.get('library', '?')} (OpenBLAS kernel {ob.get('corename', '?')}"
+             + ("; the libopenblas0-pthread build" if pthread else "; **not** libopenblas0-pthread") + ")")
+    L.append(f"* `OPENBLAS_CORETYPE` / `OPENBLAS_L2_SIZE` removed from the timed commands only (set before: "
+             f"{R.get('openblas_env_before') or 'neither'})")
+    L.append("")
+    L.append("| workload | errseg ms | ORT whole graph ms | PyTorch eager ms | ORT / errseg | PyTorch / errseg "
+             "| errseg CPU ms | ORT CPU ms | PyTorch CPU ms |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = []
+    for vocab, k, T in (("ade150", 32, 150), ("ade847", 48, 847)):
+        key = f"{vocab}_K{k}"
+        if key not in wg and key not in te:
+            continue
+        o = om.get(f"errseg/e2e/{key}", {})
+        o_ms, o_cpu = o.get("ms"), o.get("counters", {}).get("cpu_ms")
+        x = wg.get(key, {}).get("time", {})
+        t = te.get(key, {})
+        t_ms, t_cpu = t.get("median_ms", {}).get("e2e_cached_text"), t.get("median_cpu_ms", {}).get("e2e_cached_text")
+        L.append(f"| {vocab.upper()} (T={T}, K={k}) | {fmt_ms(o_ms)} | {fmt_ms(x.get('ms'))} | {fmt_ms(t_ms)} | "
+                 f"{ratio(x.get('ms'), o_ms)} | {ratio(t_ms, o_ms)} | {fmt_ms(o_cpu)} | {fmt_ms(x.get('cpu_ms'))} | "
+                 f"{fmt_ms(t_cpu)} |")
+        samples = [("errseg", o.get("runs_ms") or []), ("ORT", x.get("runs_ms") or []),
+                   ("PyTorch", [r.get("e2e_cached_text") for r in t.get("runs_ms", [])])]
+        runs.append(f"{vocab.upper()}: " + "; ".join(f"{n} {', '.join(fmt_ms(v) for v in s) or '—'}" for n, s in samples))
+    L.append("")
+    L.append("Every timed run, ms — " + " · ".join(runs))
+    L.append("")
+    L.append("Correctness of what was timed (not timed; `bench/ort_whole_graph.py`): ORT's logits against PyTorch "
+             "eager on the same inputs (CRM ties to the lower class index in both, as ONNX TopK), and "
+             "`errseg segment --crm-ties lower-index` (its own text tower) against ORT. Error = max |Δ logit| over "
+             "the K kept classes / max |logit| there; near ties = share of logit positions whose top-2 gap (median "
+             "in brackets) is within twice the largest |Δ logit| — the random weights make the logits nearly equal "
+             "across classes, so rounding-level differences flip that many labels.")
+    L.append("")
+    L.append("| workload | graph | ORT vs eager: same K classes | max rel. error | labels equal | near ties "
+             "| errseg vs ORT: same K classes | max rel. error | labels equal | near ties |")
+    L.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|")
+    for key, w in wg.items():
+        e, c = w.get("export", {}), w.get("cli", {}).get("ours_vs_ort", {})
+        chk = e.get("check_vs_eager", {})
+        if w.get("failed") or not e:
+            L.append(f"| {key} | failed: {w.get('failed', '?')} | | | | | | | | |")
+            continue
+
+        def cells(d):
+            same = "yes" if d.get("selected_equal") else "**no**"
+            err = f"{d['max_rel_err']:.1e}" if "max_rel_err" in d else "—"
+            labels = f"{100 * d['label_agreement']:.3f} %" if "label_agreement" in d else "—"
+            ties = (f"{100 * d['near_tie_fraction']:.1f} % ({d['top2_gap_median']:.1e})" if "near_tie_fraction" in d
+                    else "—")
+            return f"{same} | {err} | {labels} | {ties}"
+        L.append(f"| {key} | {e.get('onnx_mib', 0):.0f} MiB, exported in {e.get('export_s', 0):.0f} s | "
+                 f"{cells(chk)} | {cells(c)} |")
+    L.append("")
+    L.append("How the graph is made: `torch.onnx.export` (opset 17) of `bench/pytorch/errseg_torch.py` from "
+             "`preprocess` (uint8 H×W×3 → normalised, bilinear to 640×640) through the dense image tower, the head "
+             "and `postprocess` (sigmoid, bilinear to the image size, argmax); inputs: the image and the T×1×E "
+             "class embeddings; outputs: logits and labels (the timed runs fetch the labels). Static: image size, "
+             "T and K are fixed at export, one graph per vocabulary. CRM's data-dependent selection stays inside "
+             "the graph with the fixed K: per-class counts by comparing each position's top-3 class indices "
+             "with every class index and summing (ONNX has no bincount; the same integers), the K classes by "
+             "ONNX TopK, the selected cost maps and text embeddings by Gather, the −100 reconstruction by "
+             "ScatterND.")
+    L.append(WHOLE_GRAPH_END)
+    return "\n".join(L)
+
+
+def write_report(state, args):
+    """Writes --out atomically: the whole report, or with --whole-graph only its section (replaced
+    in place, or put before '## Whole models' the first time). Returns the text written."""
+    try:
+        with open(args.out, encoding="utf-8") as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    if not args.whole_graph:
+        text = keep_analysis(render(state, args), args.out)
+    else:
+        section = render_whole_graph(state)
+        b, e = old.find(WHOLE_GRAPH_BEGIN), old.find(WHOLE_GRAPH_END)
+        if 0 <= b < e:
+            text = old[:b] + section + old[e + len(WHOLE_GRAPH_END):]
+        else:
+            head, sep, rest = old.partition("\n## Whole models")
+            text = head + "\n" + section + "\n" + sep + rest if sep else old + "\n" + section + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(args.out + ".tmp", args.out)
+    return text
 
 
 def keep_analysis(text, out_path):
@@ -1032,9 +1220,8 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per model workload (default 3, quick 1)")
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--repeats-847", type=int, default=1,
-                    help="timed runs of PyTorch ERR-Seg on ADE-847 (each re-encodes 847 prompts; default 1)")
-    ap.add_argument("--warmup-847", type=int, default=0, help="warm-up runs of PyTorch ERR-Seg on ADE-847 (default 0)")
+    ap.add_argument("--repeats-847", type=int, default=None, help="timed runs of PyTorch ERR-Seg on ADE-847 (default --repeats)")
+    ap.add_argument("--warmup-847", type=int, default=None, help="warm-up runs of PyTorch ERR-Seg on ADE-847 (default --warmup)")
     ap.add_argument("--op-min-time", type=float, default=None, help="seconds per op repetition (default 0.3, quick 0.05)")
     ap.add_argument("--op-repeats", type=int, default=None, help="repetitions per op (default 3, quick 1)")
     ap.add_argument("--ops-filter", default="", help="regex on op benchmark names")
@@ -1053,6 +1240,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-build", action="store_true", help="use the bench binaries as they are")
     ap.add_argument("--no-profile", action="store_true", help="skip the perf profile of our ERR-Seg run")
     ap.add_argument("--render-only", action="store_true", help="re-render --out from the saved results")
+    ap.add_argument("--whole-graph", action="store_true",
+                    help="only ERR-Seg end to end: errseg vs ONNX Runtime on the exported whole graph vs PyTorch eager "
+                         "(ADE-150 K 32, ADE-847 K 48); replaces only that section of --out")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
@@ -1065,6 +1255,10 @@ def parse_args(argv=None):
         a.op_min_time = 0.05 if a.quick else 0.3
     if a.op_repeats is None:
         a.op_repeats = 1 if a.quick else 3
+    a.repeats_847 = a.repeats if a.repeats_847 is None else a.repeats_847
+    a.warmup_847 = a.warmup if a.warmup_847 is None else a.warmup_847
+    if a.whole_graph:
+        a.no_ops = a.no_profile = True
     return a
 
 
@@ -1075,15 +1269,12 @@ def main():
         write_json(args.worker_out, WORKERS[args.worker](spec))
         return 0
 
-    state_path = os.path.join(args.results, "state.json")
+    state_path = os.path.join(args.results, "state_whole_graph.json" if args.whole_graph else "state.json")
     if args.render_only:
         state = read_json(state_path)
         if not state:
             raise SystemExit(f"no results at {state_path}")
-        text = keep_analysis(render(state, args), args.out)
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(text)
+        print(write_report(state, args))
         return 0
 
     t_start = time.time()
@@ -1093,7 +1284,7 @@ def main():
              "warmup": args.warmup, "op_min_time": args.op_min_time, "op_repeats": args.op_repeats,
              "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
              "openblas_env_before": ", ".join(f"{k}={os.environ[k]}" for k in STRIP_ENV if k in os.environ),
-             "versions": versions(), "notes": [], "loads": {}}
+             "versions": versions(), "notes": [], "loads": {}, "whole_graph_only": args.whole_graph}
 
     def save():
         write_json(state_path, state)
@@ -1109,6 +1300,8 @@ def main():
         wait_quiet(args.wait_quiet, args.quiet_load)
     state["load_before"] = loadavg()
     state["busy_before"] = busy_processes()
+    if args.whole_graph and not args.no_torch:   # which BLAS the PyTorch column runs on
+        state["torch_env"] = run_worker("torch-env", {}, args, os.path.join(args.results, "torch_env.json")).get("env")
     save()
 
     # Engines run back to back per workload group (ours, PyTorch, ORT), so that they see the same
@@ -1158,7 +1351,7 @@ def main():
                 "models": models, "onnx_dir": args.cache}
         tower_workloads = ["vit_pooled224", "convnext_trunk640", "convnext_pooled320", "convnext_text150_full77"]
         exported = {}
-        if not args.no_ort:
+        if not args.no_ort and not args.whole_graph:
             import numpy as np
             import open_clip
             tok = os.path.join(args.cache, "ade150_tokens.npy")
@@ -1174,6 +1367,8 @@ def main():
         ]
         if not args.quick:
             groups.append(("errseg847", "^errseg/(e2e|text)/ade847", [], ("ade847", 48)))
+        if args.whole_graph:
+            groups = [g for g in groups if g[3]]
         for key, flt, towers, errseg in groups:
             step_load(f"models.{key}")
             state.setdefault("ours_models", {})[key] = run_ours_models(args, exes[1], models, key, flt)
@@ -1193,17 +1388,15 @@ def main():
                 save()
             if errseg and not args.no_torch:
                 vocab, k = errseg
-                if vocab == "ade847":
-                    # time_errseg.py re-encodes all 847 prompts x 77 tokens in every run (minutes per run)
-                    reps, warm = args.repeats_847, args.warmup_847
-                    state["notes"].append(
-                        f"PyTorch ERR-Seg ADE-847: {reps} timed run(s) after {warm} warm-up run(s) — time_errseg.py "
-                        "re-encodes the 847 prompts × 77 tokens in every run (minutes per run); "
-                        "--repeats-847 / --warmup-847 change it.")
-                else:
-                    reps, warm = args.repeats, args.warmup
+                reps, warm = ((args.repeats_847, args.warmup_847) if vocab == "ade847" else (args.repeats, args.warmup))
                 state.setdefault("torch_errseg", {})[f"{vocab}_K{k}"] = run_torch_errseg(args, models, vocab, k,
                                                                                          reps, warm)
+                save()
+            if errseg and not args.no_ort:
+                vocab, k = errseg
+                step_load(f"models.{key}.ort")
+                state.setdefault("ort_whole_graph", {})[f"{vocab}_K{k}"] = run_ort_whole_graph(args, exes[2], models,
+                                                                                               vocab, k)
                 save()
         step_load("models.end")
         if not args.no_profile:
@@ -1216,11 +1409,7 @@ def main():
     state["noisy"] = any(v[0] >= args.quiet_load for v in la)
     state["elapsed_min"] = (time.time() - t_start) / 60
     save()
-    text = keep_analysis(render(state, args), args.out)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(text)
+    print(write_report(state, args))
     log(f"wrote {args.out}; results in {args.results}; {state['elapsed_min']:.1f} min")
     return 0
 
