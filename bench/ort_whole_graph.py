@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "pytorch"))
 
 OPSET = 17
+MAX_REL_ERR = 1e-4   # ORT vs PyTorch eager on the kept classes' logits: fp32 rounding only
 
 
 def write_json(path, obj):
@@ -169,6 +170,10 @@ def cmd_export(a):
               "crop": model.crop_size, "classes": a.classes, "check_vs_eager": check}
     write_json(os.path.join(a.dir, "export.json"), result)
     print("ORT whole graph vs PyTorch eager: " + json.dumps(check), flush=True)
+    if not check["selected_equal"] or check["max_rel_err"] > MAX_REL_ERR:
+        print(f"error: the exported graph differs from PyTorch eager beyond rounding (max rel. error bound "
+              f"{MAX_REL_ERR:g}): {path}", file=sys.stderr)
+        return 1
     return 0
 
 

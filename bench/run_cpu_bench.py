@@ -718,8 +718,8 @@ def run_ort_whole_graph(args, cli, models, vocab, k):
                      models["errseg_config"], "--image", models["image"], "--classes", vocab, "--k", str(k), *common],
                     env=timing_env(args.threads), check=False)
         exp = read_json(os.path.join(d, "export.json"), {})
-        if rc != 0 or not exp:
-            return {"failed": f"ort_whole_graph.py export exit {rc}"}
+        if rc != 0 or not exp:   # exit 1 also when ORT's outputs differ from PyTorch eager: nothing to time
+            return {"failed": f"ort_whole_graph.py export exit {rc}", "export": exp}
         exp["key"] = key
         write_json(os.path.join(d, "export.json"), exp)
     out = {"export": exp}
@@ -1062,25 +1062,25 @@ def render_whole_graph(R):
              "`errseg segment --crm-ties lower-index` (its own text tower) against ORT. Error = max |Δ logit| over "
              "the K kept classes / max |logit| there; near ties = share of logit positions whose top-2 gap (median "
              "in brackets) is within twice the largest |Δ logit| — the random weights make the logits nearly equal "
-             "across classes, so rounding-level differences flip that many labels.")
+             "across classes (gaps of the size of fp32 rounding), so a few % of the labels flip between engines "
+             "that agree to rounding.")
     L.append("")
     L.append("| workload | graph | ORT vs eager: same K classes | max rel. error | labels equal | near ties "
              "| errseg vs ORT: same K classes | max rel. error | labels equal | near ties |")
     L.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|")
+    def cells(d):
+        same = "yes" if d.get("selected_equal") else "**no**"
+        err = f"{d['max_rel_err']:.1e}" if "max_rel_err" in d else "—"
+        labels = f"{100 * d['label_agreement']:.3f} %" if "label_agreement" in d else "—"
+        ties = f"{100 * d['near_tie_fraction']:.1f} % ({d['top2_gap_median']:.1e})" if "near_tie_fraction" in d else "—"
+        return f"{same} | {err} | {labels} | {ties}"
+
     for key, w in wg.items():
-        e, c = w.get("export", {}), w.get("cli", {}).get("ours_vs_ort", {})
+        e, c = w.get("export") or {}, w.get("cli", {}).get("ours_vs_ort", {})
         chk = e.get("check_vs_eager", {})
         if w.get("failed") or not e:
-            L.append(f"| {key} | failed: {w.get('failed', '?')} | | | | | | | | |")
+            L.append(f"| {key} | **failed**: {w.get('failed', '?')} | {cells(chk)} | — | — | — | — |")
             continue
-
-        def cells(d):
-            same = "yes" if d.get("selected_equal") else "**no**"
-            err = f"{d['max_rel_err']:.1e}" if "max_rel_err" in d else "—"
-            labels = f"{100 * d['label_agreement']:.3f} %" if "label_agreement" in d else "—"
-            ties = (f"{100 * d['near_tie_fraction']:.1f} % ({d['top2_gap_median']:.1e})" if "near_tie_fraction" in d
-                    else "—")
-            return f"{same} | {err} | {labels} | {ties}"
         L.append(f"| {key} | {e.get('onnx_mib', 0):.0f} MiB, exported in {e.get('export_s', 0):.0f} s | "
                  f"{cells(chk)} | {cells(c)} |")
     L.append("")
