@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -254,5 +255,158 @@ TEST_CASE("cpu isa: ERR-Seg fixture labels agree across paths") {
             MESSAGE(image << ": " << std::string(cpu_isa_name(isa)) << " labels agree with sse2 on " << 100.0 * agree << " %");
             CHECK(agree >= 0.9999);
         }
+    }
+}
+
+namespace {
+
+// Every 4099th float bit pattern (both signs, zeros, subnormals, normals, infinities, NaNs).
+std::vector<float> float_sweep() {
+    std::vector<float> v;
+    for (uint64_t b = 0; b <= 0xffffffffull; b += 4099) {
+        const uint32_t bits = uint32_t(b);
+        float f;
+        std::memcpy(&f, &bits, 4);
+        v.push_back(f);
+    }
+    for (float f : {0.f, -0.f, 1.f, -1.f, 0.5f, -0.5f, 0.49999997f, 88.72283f, 88.72284f, -87.33654f, -103.97f,
+                    -104.f, 1e-30f, -1e-30f, HUGE_VALF, -HUGE_VALF, NAN})
+        v.push_back(f);
+    return v;
+}
+
+// Runs a dispatched vmath kernel (out = f(in)) on `isa`.
+template <class Kernel>
+std::vector<float> run_block(CpuIsa isa, const std::vector<float>& in, Kernel k) {
+    std::vector<float> out(in.size());
+    on_isa(isa, [&] {
+        ops::detail::on_cpu_isa([&](auto tag) { k(tag, in.data(), out.data(), int64_t(in.size())); });
+        return 0;
+    });
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("cpu isa: vector exp against std::exp over the whole float range, every path") {
+    const std::vector<float> x = float_sweep();
+    for (CpuIsa isa : supported_isas()) {
+        const std::vector<float> y =
+            run_block(isa, x, [](auto tag, const float* i, float* o, int64_t n) { exp_block(tag, i, o, n); });
+        double max_rel = 0;
+        int64_t bad = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+            const double want = std::exp(double(x[i]));
+            const float wantf = float(want);
+            if (std::isnan(x[i]) || std::isinf(wantf) || wantf == 0.f) {
+                // NaN stays NaN; overflow is inf; results below half the smallest subnormal are 0
+                // (within one subnormal step of the boundary either is right).
+                const bool ok = std::isnan(x[i]) ? std::isnan(y[i])
+                                                 : (y[i] == wantf || std::fabs(double(y[i]) - want) <= 1.5e-45);
+                bad += !ok;
+                continue;
+            }
+            if (wantf < 1.17549435e-38f) {  // subnormal results: absolute, one step
+                bad += std::fabs(double(y[i]) - want) > 1.5e-45;
+                continue;
+            }
+            const double rel = std::fabs(double(y[i]) - want) / want;
+            max_rel = std::max(max_rel, rel);
+            bad += rel > 2.5e-7;  // 2 ulp
+        }
+        MESSAGE(std::string(cpu_isa_name(isa)) << ": exp max rel err " << max_rel << " over " << x.size() << " floats");
+        CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("cpu isa: vector erf and GELU against std::erf over the whole float range, every path") {
+    const std::vector<float> x = float_sweep();
+    for (CpuIsa isa : supported_isas()) {
+        const std::vector<float> e =
+            run_block(isa, x, [](auto tag, const float* i, float* o, int64_t n) { erf_block(tag, i, o, n); });
+        const std::vector<float> g =
+            run_block(isa, x, [](auto tag, const float* i, float* o, int64_t n) { gelu_block(tag, i, o, n); });
+        double max_abs = 0, max_rel_small = 0, gelu_rel = 0;
+        int64_t bad = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+            const double xd = x[i];
+            if (std::isnan(xd)) {
+                bad += !std::isnan(e[i]) + !std::isnan(g[i]);
+                continue;
+            }
+            const double want = std::erf(xd), d = std::fabs(double(e[i]) - want);
+            max_abs = std::max(max_abs, d);
+            bad += d > 3e-7;  // absolute: A&S 7.1.26's 1.5e-7 plus fp32 rounding
+            if (std::fabs(xd) < 0.5 && std::fabs(want) > 1.2e-38) {  // small |x|: relative accuracy
+                const double rel = d / std::fabs(want);
+                max_rel_small = std::max(max_rel_small, rel);
+                bad += rel > 2.5e-7;
+            } else if (std::fabs(xd) < 0.5) {  // subnormal results: one step
+                bad += d > 1.5e-45;
+            }
+            const double gw = 0.5 * xd * (1.0 + std::erf(xd / std::sqrt(2.0)));
+            if (std::isinf(xd)) {
+                bad += xd > 0 ? !(g[i] == HUGE_VALF) : !std::isnan(g[i]);  // -inf * 0, as 0.5 x (1 + erf)
+                continue;
+            }
+            // GELU: error relative to |x| (the erf error scaled by x / 2) plus fp32 rounding of gw.
+            const double gd = std::fabs(double(g[i]) - gw);
+            if (std::fabs(xd) > 1e-30) gelu_rel = std::max(gelu_rel, gd / std::fabs(xd));
+            bad += gd > 2.5e-7 * std::fabs(xd) + 1e-45;
+        }
+        MESSAGE(std::string(cpu_isa_name(isa)) << ": erf max abs err " << max_abs << ", max rel err (|x| < 0.5) "
+                                                << max_rel_small << "; gelu max err / |x| " << gelu_rel);
+        CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("cpu isa: softmax, sigmoid and GELU ops on every path agree within fp32 rounding") {
+    const Tensor x = rand_tensor({7, 131}, 21, -30.f, 30.f);
+    Tensor masked = rand_tensor({3, 20}, 22);
+    for (int64_t j = 0; j < 20; ++j) masked.data<float>()[j] = -HUGE_VALF;  // a fully masked row
+    const Tensor x3 = rand_tensor({4, 37, 9}, 23, -10.f, 10.f);
+    for (CpuIsa isa : supported_isas()) {
+        INFO(cpu_isa_name(isa));
+        on_isa(isa, [&] {
+            // softmax along the last dim (rows) and a middle dim, against float64.
+            const Tensor s = ops::softmax(x), s3 = ops::softmax(x3, 1);
+            for (int64_t r = 0; r < 7; ++r) {
+                double m = -1e300, sum = 0;
+                for (int64_t j = 0; j < 131; ++j) m = std::max(m, double(x.data<float>()[r * 131 + j]));
+                for (int64_t j = 0; j < 131; ++j) sum += std::exp(double(x.data<float>()[r * 131 + j]) - m);
+                for (int64_t j = 0; j < 131; ++j) {
+                    // fp32 rounds x - max (|x - max| * 2^-24) before the exp: a relative error
+                    // that grows with the distance from the max.
+                    const double xm = double(x.data<float>()[r * 131 + j]) - m, want = std::exp(xm) / sum;
+                    CHECK(std::fabs(s.data<float>()[r * 131 + j] - want) <= (1e-6 + 6e-8 * std::fabs(xm)) * want);
+                }
+            }
+            for (int64_t a = 0; a < 4; ++a)
+                for (int64_t c = 0; c < 9; ++c) {
+                    double m = -1e300, sum = 0;
+                    auto at = [&](int64_t d) { return double(x3.data<float>()[(a * 37 + d) * 9 + c]); };
+                    for (int64_t d = 0; d < 37; ++d) m = std::max(m, at(d));
+                    for (int64_t d = 0; d < 37; ++d) sum += std::exp(at(d) - m);
+                    for (int64_t d = 0; d < 37; ++d) {
+                        const double want = std::exp(at(d) - m) / sum;
+                        CHECK(std::fabs(s3.data<float>()[(a * 37 + d) * 9 + c] - want) <=
+                              (1e-6 + 6e-8 * std::fabs(at(d) - m)) * want);
+                    }
+                }
+            const Tensor sm = ops::softmax(masked);
+            for (int64_t j = 0; j < 20; ++j) CHECK(std::isnan(sm.data<float>()[j]));  // as PyTorch
+            CHECK(std::fabs(sm.data<float>()[20]) <= 1.f);
+            // sigmoid and quick_gelu against float64.
+            const Tensor sg = ops::sigmoid(x), qg = ops::quick_gelu(x);
+            for (int64_t i = 0; i < x.numel(); ++i) {
+                const double v = x.data<float>()[i];
+                // quick_gelu's 1.702 x is rounded to fp32 before the exp, as in PyTorch.
+                const double kx = double(1.702f * x.data<float>()[i]);
+                const double want = 1.0 / (1.0 + std::exp(-v)), wq = v / (1.0 + std::exp(-kx));
+                CHECK(std::fabs(sg.data<float>()[i] - want) <= 3e-7 * want);
+                CHECK(std::fabs(qg.data<float>()[i] - wq) <= 3e-7 * std::fabs(wq) + 1e-30);
+            }
+            return 0;
+        });
     }
 }

@@ -1,6 +1,10 @@
 // The hot CPU kernels, compiled once per instruction set (core/cpu_isa.hpp) whatever flags the
 // program is built with, and on_cpu_isa(), which runs a call on the copy for the active path.
 //
+// Kernels: the GEMM (sgemm_body.inl), depthwise convolutions (depthwise_body.inl), exp / erf and
+// softmax rows, GELU, sigmoid (vmath_body.inl), the norms' statistics and affine rows
+// (norm_body.inl).
+//
 // How: each *_body.inl file holds kernels written with plain loops and GCC/Clang vector
 // extensions. It is included below once per ISA, each time in its own namespace (isa_sse2,
 // isa_avx2, isa_avx512: no ODR clash between copies) and, for the wider ISAs, inside a target
@@ -66,12 +70,15 @@ struct DwNhwcGeom {
 };
 constexpr int64_t kDwBlock = 64;  // channels per register block of the channels-last conv
 constexpr int64_t kDwMaxLanes = 16;  // the widest dw_plane_s1 block (AVX-512), for padding
+constexpr int64_t kStatBlock = 2048;  // values per fp32 partial sum of the norms' statistics
 
 #if defined(ERRSEG_HAVE_ISA_KERNELS)
 
-// The body files, with the vector type of the namespace's ISA (Vec of kLanes floats).
+// The body files, with the vector types of the namespace's ISA (Vec: kLanes floats; IVec:
+// kLanes int32, what comparisons of Vecs give).
 #define ERRSEG_ISA_BODIES                                                              \
     typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));           \
+    typedef int32_t IVec __attribute__((vector_size(kLanes * sizeof(int32_t))));      \
     inline Vec vload(const float* p) {                                                 \
         Vec v;                                                                         \
         std::memcpy(&v, p, sizeof(v));                                                 \
@@ -90,6 +97,8 @@ ERRSEG_ISA_BODIES
 #define ERRSEG_ISA_NV 2
 #include "sgemm_body.inl"
 #include "depthwise_body.inl"
+#include "vmath_body.inl"
+#include "norm_body.inl"
 #undef ERRSEG_ISA_MR
 #undef ERRSEG_ISA_NV
 }  // namespace isa_sse2
@@ -111,6 +120,8 @@ ERRSEG_ISA_BODIES
 #define ERRSEG_ISA_NV 2
 #include "sgemm_body.inl"
 #include "depthwise_body.inl"
+#include "vmath_body.inl"
+#include "norm_body.inl"
 #undef ERRSEG_ISA_MR
 #undef ERRSEG_ISA_NV
 }  // namespace isa_avx2
@@ -138,6 +149,8 @@ ERRSEG_ISA_BODIES
 #define ERRSEG_ISA_NV 3
 #include "sgemm_body.inl"
 #include "depthwise_body.inl"
+#include "vmath_body.inl"
+#include "norm_body.inl"
 #undef ERRSEG_ISA_MR
 #undef ERRSEG_ISA_NV
 }  // namespace isa_avx512
