@@ -98,16 +98,11 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
     });
 }
 
-#if defined(ERRSEG_HAVE_ISA_KERNELS)
-constexpr bool kHaveDwFast = true;  // dw_plane_s1 (depthwise_body.inl)
-#else
-constexpr bool kHaveDwFast = false;
-#endif
-
 // Depthwise (one filter per channel): per plane, pad into a scratch buffer, then accumulate
 // the kernel taps as vectorisable multiply-adds over output rows.
 inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
-    const bool fast = kHaveDwFast && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
+    // K x K, stride 1, no dilation, K = 3, 5, 7: dw_plane_s1 (depthwise_body.inl).
+    const bool fast = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
                       (g.kw == 7 || g.kw == 3 || g.kw == 5);
     // Padded plane; the fast path reads whole blocks of 8 output rows x up to kDwMaxLanes
     // columns, so round its extent up.
@@ -132,12 +127,10 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
             }
             std::fill(pad + (g.H + g.ph) * Wp, pad + Hp * Wp, 0.f);
             const float b = bias ? bias[c] : 0.f;
-#if defined(ERRSEG_HAVE_ISA_KERNELS)
             if (fast) {
                 on_cpu_isa([&](auto isa) { dw_plane_s1(isa, int(g.kw), pad, Wp, wc, b, dst, g.Ho, g.Wo); });
                 continue;
             }
-#endif
             // General stride / dilation: one strided multiply-add pass per tap.
             for (int64_t oh = 0; oh < g.Ho; ++oh) {
                 float* o = dst + oh * g.Wo;

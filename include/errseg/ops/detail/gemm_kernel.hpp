@@ -51,10 +51,10 @@ inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, 
     }
     // Results never depend on the thread count: the built-in kernel (sgemm_body.inl) sums every
     // element in the same order whatever block it computes. The boundaries (rows at multiples of
-    // 24, columns at multiples of 48) also keep whole register tiles of every ISA (6x8, 6x16, 8x48), and make Eigen's fallback
-    // route each element through the same micro-kernel as in the unsplit product (Eigen
-    // evaluates a row-major C as C^T = B^T A^T: our rows are its column panels of 4 or 8, our
-    // columns its rows peeled by 3 packets, 24 or 48 floats).
+    // 24, columns at multiples of 48) also keep whole register tiles of every ISA (6x8, 6x16,
+    // 8x48), and make Eigen's fallback route each element through the same micro-kernel as in
+    // the unsplit product (Eigen evaluates a row-major C as C^T = B^T A^T: our rows are its
+    // column panels of 4 or 8, our columns its rows peeled by 3 packets, 24 or 48 floats).
     if (M >= N) {
         const int64_t blocks = std::min<int64_t>(threads, (M + 23) / 24);
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {

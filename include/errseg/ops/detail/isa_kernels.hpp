@@ -6,10 +6,10 @@
 // (norm_body.inl).
 //
 // How: each *_body.inl file holds kernels written with plain loops and GCC/Clang vector
-// extensions. It is included below once per ISA, each time in its own namespace (isa_sse2,
-// isa_avx2, isa_avx512: no ODR clash between copies) and, for the wider ISAs, inside a target
-// region (`#pragma GCC target` / `#pragma clang attribute`) so the compiler may use those
-// instructions there without -m flags. Rules for body files:
+// extensions. isa_namespace.inl includes them; it is included below once per ISA, each time in
+// its own namespace (isa_sse2, isa_avx2, isa_avx512: no ODR clash between copies) and, for the
+// wider ISAs, inside a target region (`#pragma GCC target` / `#pragma clang attribute`) so the
+// compiler may use those instructions there without -m flags. Rules for body files:
 //  * include nothing: every header (std, Eigen, ours) comes before the regions, so that no
 //    header function gets compiled for a wider ISA than the program's own;
 //  * baseline inline helpers (scratch(), std::min) may be called from the bodies and inlined
@@ -17,7 +17,7 @@
 //  * no Eigen inside: Eigen picks its packet width from the TU's macros, so it would stay SSE2;
 //  * entry points take the namespace's Tag first, so on_cpu_isa's generic lambda finds the right
 //    copy by argument-dependent lookup: on_cpu_isa([&](auto isa) { sgemm_serial(isa, ...); }).
-// Adding a kernel: write it in a body file (or a new one included in each namespace below),
+// Adding a kernel: write it in a body file (or a new one included by isa_namespace.inl),
 // give its entry point a Tag parameter, call it through on_cpu_isa, and test it on every path
 // (tests/test_cpu_isa.cpp).
 #pragma once
@@ -33,7 +33,6 @@
 #if !defined(__GNUC__)
 #error "errseg's CPU kernels need GCC or Clang (GCC vector extensions)"
 #else
-#define ERRSEG_HAVE_ISA_KERNELS 1
 #if (defined(__x86_64__) || defined(__i386__))
 #define ERRSEG_HAVE_X86_TARGETS 1  // the avx2 and avx512 copies exist
 #endif
@@ -72,96 +71,52 @@ constexpr int64_t kDwBlock = 64;  // channels per register block of the channels
 constexpr int64_t kDwMaxLanes = 16;  // the widest dw_plane_s1 block (AVX-512), for padding
 constexpr int64_t kStatBlock = 2048;  // values per fp32 partial sum of the norms' statistics
 
-#if defined(ERRSEG_HAVE_ISA_KERNELS)
-
-// The body files, with the vector types of the namespace's ISA (Vec: kLanes floats; IVec:
-// kLanes int32, what comparisons of Vecs give).
-#define ERRSEG_ISA_BODIES                                                              \
-    typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));           \
-    typedef int32_t IVec __attribute__((vector_size(kLanes * sizeof(int32_t))));      \
-    inline Vec vload(const float* p) {                                                 \
-        Vec v;                                                                         \
-        std::memcpy(&v, p, sizeof(v));                                                 \
-        return v;                                                                      \
-    }                                                                                  \
-    inline void vstore(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
+// A target region: functions defined between ERRSEG_TARGET_PUSH("isa,...") and ERRSEG_TARGET_POP
+// may use those instructions whatever the TU's flags.
+#define ERRSEG_PRAGMA(...) _Pragma(#__VA_ARGS__)
+#if defined(__clang__)
+#define ERRSEG_TARGET_PUSH(isas) ERRSEG_PRAGMA(clang attribute push(__attribute__((target(isas))), apply_to = function))
+#define ERRSEG_TARGET_POP _Pragma("clang attribute pop")
+#else
+#define ERRSEG_TARGET_PUSH(isas) _Pragma("GCC push_options") ERRSEG_PRAGMA(GCC target(isas))
+#define ERRSEG_TARGET_POP _Pragma("GCC pop_options")
+#endif
 
 // Baseline (whatever the TU is compiled for; SSE2 on a plain x86-64 build): 6 x 8 tile of
 // 4-lane vectors (12 accumulators of 16 xmm registers).
-namespace isa_sse2 {
-struct Tag {};
-constexpr CpuIsa kIsa = CpuIsa::sse2;
-constexpr int kLanes = 4;
-ERRSEG_ISA_BODIES
+#define ERRSEG_ISA_NS isa_sse2
+#define ERRSEG_ISA CpuIsa::sse2
+#define ERRSEG_ISA_LANES 4
 #define ERRSEG_ISA_MR 6
 #define ERRSEG_ISA_NV 2
-#include "sgemm_body.inl"
-#include "depthwise_body.inl"
-#include "vmath_body.inl"
-#include "norm_body.inl"
-#undef ERRSEG_ISA_MR
-#undef ERRSEG_ISA_NV
-}  // namespace isa_sse2
+#include "isa_namespace.inl"
 
 #if defined(ERRSEG_HAVE_X86_TARGETS)
 // AVX2 + FMA: 6 x 16 tile of 8-lane vectors (12 accumulators of 16 ymm registers).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
-namespace isa_avx2 {
-struct Tag {};
-constexpr CpuIsa kIsa = CpuIsa::avx2;
-constexpr int kLanes = 8;
-ERRSEG_ISA_BODIES
+ERRSEG_TARGET_PUSH("avx2,fma")
+#define ERRSEG_ISA_NS isa_avx2
+#define ERRSEG_ISA CpuIsa::avx2
+#define ERRSEG_ISA_LANES 8
 #define ERRSEG_ISA_MR 6
 #define ERRSEG_ISA_NV 2
-#include "sgemm_body.inl"
-#include "depthwise_body.inl"
-#include "vmath_body.inl"
-#include "norm_body.inl"
-#undef ERRSEG_ISA_MR
-#undef ERRSEG_ISA_NV
-}  // namespace isa_avx2
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "isa_namespace.inl"
+ERRSEG_TARGET_POP
 
 // AVX-512 (F/BW/DQ/VL): 8 x 48 tile of 16-lane vectors (24 accumulators of 32 zmm registers;
 // 8 rows and 48 columns divide gemm()'s thread-split boundaries of 24 rows / 48 columns).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")
-#endif
-namespace isa_avx512 {
-struct Tag {};
-constexpr CpuIsa kIsa = CpuIsa::avx512;
-constexpr int kLanes = 16;
-ERRSEG_ISA_BODIES
+ERRSEG_TARGET_PUSH("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")
+#define ERRSEG_ISA_NS isa_avx512
+#define ERRSEG_ISA CpuIsa::avx512
+#define ERRSEG_ISA_LANES 16
 #define ERRSEG_ISA_MR 8
 #define ERRSEG_ISA_NV 3
-#include "sgemm_body.inl"
-#include "depthwise_body.inl"
-#include "vmath_body.inl"
-#include "norm_body.inl"
-#undef ERRSEG_ISA_MR
-#undef ERRSEG_ISA_NV
-}  // namespace isa_avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "isa_namespace.inl"
+ERRSEG_TARGET_POP
 #endif  // ERRSEG_HAVE_X86_TARGETS
 
-#undef ERRSEG_ISA_BODIES
+#undef ERRSEG_PRAGMA
+#undef ERRSEG_TARGET_PUSH
+#undef ERRSEG_TARGET_POP
 
 // f(tag) with the Tag of the active path's namespace (see above).
 template <class F>
@@ -175,7 +130,5 @@ decltype(auto) on_cpu_isa(F&& f) {
 #endif
     return f(isa_sse2::Tag{});
 }
-
-#endif  // ERRSEG_HAVE_ISA_KERNELS
 
 }  // namespace errseg::ops::detail
