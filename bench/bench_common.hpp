@@ -107,6 +107,9 @@ inline bool reset_peak_rss() {
 }
 
 inline void add_build_context() {
+    // The hot kernels' run-time path (core/cpu_isa.hpp); errseg_simd is what the rest (Eigen) was
+    // compiled for.
+    benchmark::AddCustomContext("errseg_cpu_isa", errseg::cpu_isa_name(errseg::active_cpu_isa()));
 #if defined(__AVX512F__)
     benchmark::AddCustomContext("errseg_simd", "AVX-512");
 #elif defined(__AVX2__) && defined(__FMA__)

@@ -802,8 +802,9 @@ def render(state, args):
     if R.get("source_digest"):
         L.append(f"* Code measured: sha256 of `include/**` + `bench/*` sources = `{R['source_digest']}`")
     oc = R.get("ours_ops", {}).get("context", {})
-    L.append(f"* errseg: {oc.get('compiler', '?').split(' (')[0] if oc else '?'} -O3 -march=native, Eigen "
-             f"{oc.get('eigen', '?')}, SIMD {oc.get('errseg_simd', '?')}; Google Benchmark {oc.get('library_version', 'Debian 1.7.1')}")
+    L.append(f"* errseg: {oc.get('compiler', '?').split(' (')[0] if oc else '?'} -O3, Eigen "
+             f"{oc.get('eigen', '?')}, compiled for {oc.get('errseg_simd', '?')}, kernel path (run-time dispatch) "
+             f"{oc.get('errseg_cpu_isa', '?')}; Google Benchmark {oc.get('library_version', 'Debian 1.7.1')}")
     L.append(f"* PyTorch {tenv.get('torch', '?')} (Debian build; BLAS_INFO={','.join(tenv.get('blas_info', [])) or '?'}, "
              f"GEMM through {ob.get('library', '?')}, OpenBLAS kernel **{ob.get('corename', '?')}** "
              f"({ob.get('config', '?')}); convolutions through oneDNN (mkldnn={tenv.get('mkldnn')}))")

@@ -5,13 +5,16 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "errseg/core/cpu_isa.hpp"
 #include "errseg/io/safetensors.hpp"
 #include "errseg/io/json.hpp"
 
 namespace errseg::cli {
 
 int cmd_info(int argc, char** argv) {
-    Args args("info", "Describe a converted model file: architecture, config, tensor count and bytes.",
+    Args args("info",
+              "Describe a converted model file: architecture, config, tensor count and bytes; and the CPU "
+              "instruction-set path the kernels take here (ERRSEG_ISA=sse2|avx2 forces a lower one).",
               "--model M.safetensors [--tensors]");
     args.option("model", "converted model file").flag("tensors", "also list every tensor with dtype and shape");
     if (!args.parse(argc, argv)) return 0;
@@ -34,6 +37,8 @@ int cmd_info(int argc, char** argv) {
         p.second += t.nbytes();
         total += t.nbytes();
     }
+    std::printf("cpu isa:       %s (this CPU supports %s)\n", cpu_isa_name(active_cpu_isa()),
+                cpu_isa_name(detect_cpu_isa()));
     std::printf("file:          %s (%.2f MB)\n", args.get("model").c_str(), f.file_bytes() / 1e6);
     std::printf("architecture:  %s\n", cfg["architecture"].as_string().c_str());
     if (auto it = meta.find("errseg.source"); it != meta.end()) std::printf("source:        %s\n", it->second.c_str());

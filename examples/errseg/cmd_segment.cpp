@@ -247,7 +247,7 @@ int cmd_segment(int argc, char** argv) {
               "  <name>_overlay.png   overlay: the image blended with class colours, with a legend\n"
               "  <name>_logits.npy    logits: decoder logits, T x h x w float32, before sigmoid\n"
               "  <name>_sem_seg.json  sem-seg: per-class COCO RLE, detectron2 sem_seg_predictions.json entries\n"
-              "  <name>.json          always, written last: classes present, CRM selection, timings, the files\n"
+              "  <name>.json          always, written last: classes present, CRM selection, timings + cpu_isa, files\n"
               "<name> is the image's file name without extension; inputs whose outputs would share a name,\n"
               "or replace an input, are refused before anything is written. A re-run replaces an image's\n"
               "outputs as a unit and removes those it no longer writes (docs/LIMITS.md).",

@@ -15,14 +15,15 @@ inline Args& add_model_options(Args& args) {
         .option("threads", "CPU threads", std::to_string(default_num_threads()));
 }
 
-// Parsed and checked (a device this build cannot use is refused here, before any file is read);
-// the thread count is applied.
+// Parsed and checked (a device this build cannot use, or a bad ERRSEG_ISA, is refused here,
+// before any file is read); the thread count is applied.
 inline ModelParams model_params(const Args& args, const std::string& model_path) {
     ModelParams p;
     p.model = model_path;
     p.device = Device::parse(args.get("device"));
     p.precision = parse_precision(args.get("precision"));
     p.threads = int(args.get_int("threads", 1, 1024));
+    active_cpu_isa();  // chooses the CPU kernels' path now: ERRSEG_ISA's error before any work
     p.apply();
     return p;
 }

@@ -82,8 +82,8 @@ struct ClassCounts {
     }
 };
 
-// The record: image, size, classes present with pixel fractions, CRM's selection, timings
-// (OutputSet::publish adds the list of files).
+// The record: image, size, classes present with pixel fractions, CRM's selection, timings,
+// the CPU kernels' ISA path (OutputSet::publish adds the list of files).
 inline json::Value summary_json(const std::string& image_path, const Image& img, const std::vector<std::string>& names,
                                 const models::SegmentResult& r, const ClassCounts& counts, double total_ms) {
     const double n = double(r.labels.numel());
@@ -113,6 +113,7 @@ inline json::Value summary_json(const std::string& image_path, const Image& img,
     for (auto& [stage, ms] : r.timings_ms) t.set(stage, ms);
     t.set("total", total_ms);
     j.set("timings_ms", t);
+    j.set("cpu_isa", cpu_isa_name(active_cpu_isa()));  // the CPU kernels' instruction-set path
     return j;
 }
 

@@ -19,6 +19,7 @@ from ._errseg import (  # noqa: F401
     ErrSeg,
     Error,
     SegmentResult,
+    cpu_isa,
     get_num_threads,
     load_image,
     set_num_threads,
@@ -27,7 +28,7 @@ from ._errseg import (  # noqa: F401
 from . import _errseg
 
 __all__ = [
-    "Classes", "Clip", "ErrSeg", "Error", "SegmentResult", "get_num_threads", "load_image",
+    "Classes", "Clip", "ErrSeg", "Error", "SegmentResult", "cpu_isa", "get_num_threads", "load_image",
     "set_num_threads", "tokenize", "write_label_png",
 ]
 

@@ -23,6 +23,11 @@ def set_num_threads(threads: int) -> None:
 
 def get_num_threads() -> int: ...
 
+def cpu_isa() -> str:
+    """
+    The instruction-set path of the CPU kernels: 'avx512', 'avx2' or 'sse2' (the best this CPU has, unless the ERRSEG_ISA environment variable lowers it).
+    """
+
 def load_image(path: Union[str, os.PathLike], exif: bool = True, max_pixels: int = 67108864) -> NDArray[numpy.uint8]:
     """
     Decodes an image file (PNG, JPEG, BMP, PNM...) to an H x W x 3 uint8 array as `errseg segment` does.

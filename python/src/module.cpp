@@ -7,6 +7,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "errseg/core/cpu_isa.hpp"
 #include "errseg/core/parallel.hpp"
 #include "errseg/io/label_map.hpp"
 #include "errseg/text/tokenizer.hpp"
@@ -106,6 +107,10 @@ NB_MODULE(_errseg, m) {
     m.def("set_num_threads", [](int threads) { set_threads(threads); }, nb::arg("threads"),
           "Sets the process-wide number of CPU threads the library computes with.");
     m.def("get_num_threads", &get_num_threads);
+    m.def(
+        "cpu_isa", [] { return std::string(errseg::cpu_isa_name(errseg::active_cpu_isa())); },
+        "The instruction-set path of the CPU kernels: 'avx512', 'avx2' or 'sse2' (the best this CPU has, "
+        "unless the ERRSEG_ISA environment variable lowers it).");
 
     m.def(
         "load_image",

@@ -165,6 +165,22 @@ def test_thread_count_checked(model_path):
     assert errseg.get_num_threads() == 2
 
 
+def test_cpu_isa():
+    # The kernels' path: the best this CPU has unless ERRSEG_ISA lowers it.
+    assert errseg.cpu_isa() in ("sse2", "avx2", "avx512")
+    forced = os.environ.get("ERRSEG_ISA")
+    if forced:
+        assert errseg.cpu_isa() == forced
+    else:
+        flags = open("/proc/cpuinfo").read().split()
+        want = "sse2"
+        if "avx2" in flags and "fma" in flags:
+            want = "avx2"
+            if all(f in flags for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl")):
+                want = "avx512"
+        assert errseg.cpu_isa() == want
+
+
 def test_device_and_precision_checked(model_path, models_dir):
     # The run-time device front: fp16/bf16 need the GPU; a bad device name is refused; a CUDA
     # device is refused by a build without the CUDA backend, or by one without a usable GPU.

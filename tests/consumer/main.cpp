@@ -1,7 +1,9 @@
 // A program outside the errseg tree: proves the package is usable as a dependency (CMake
 // find_package, FetchContent, pkg-config), with the compiled library or header-only, with or
-// without the CUDA component.
+// without the CUDA component. Built with the compiler's default flags (no -m options), it must
+// still get the best CPU kernel path this machine has (run-time dispatch).
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 
@@ -18,6 +20,23 @@ int main() {
         std::printf("consumer: wrong result %f %f\n", p[0], p[1]);
         return 1;
     }
+    // Run-time dispatch: the best path the CPU has, judged here independently of the library.
+    CpuIsa best = CpuIsa::sse2;
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        best = CpuIsa::avx2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+            best = CpuIsa::avx512;
+    }
+#endif
+    const char* forced = std::getenv("ERRSEG_ISA");
+    if ((!forced || !*forced) && active_cpu_isa() != best) {
+        std::printf("consumer: CPU kernels run the %s path, this CPU has %s\n", cpu_isa_name(active_cpu_isa()),
+                    cpu_isa_name(best));
+        return 1;
+    }
+    std::printf("consumer: CPU kernel path %s\n", cpu_isa_name(active_cpu_isa()));
     // The run-time front: a CUDA device is refused by a build without errseg::cuda, and by a CUDA
     // build on a machine without a GPU; with one, the missing model file is the error.
     try {

@@ -6,27 +6,15 @@
 
 #include "../core.hpp"
 #include "detail/broadcast.hpp"
+#include "detail/isa_kernels.hpp"
 
 namespace errseg::ops {
 
 namespace detail {
 
-// Logistic function that stays accurate for large |x|: exp only ever sees -|k x| (no overflow),
-// and the negative side is e / (1 + e) rather than 1 - 1 / (1 + e) (no cancellation).
-// Two passes: Eigen's vectorised exp, then a branch-free blend (selected by the sign bit of x,
-// k > 0) that the compiler vectorises.
+// Logistic function of k x (k > 0), accurate for large |x| (vmath_body.inl, active ISA).
 inline void sigmoid_block(const float* in, float* out, int64_t n, float k = 1.f) {
-    MapArr(out, n) = (-(k * MapCArr(in, n)).abs()).exp();
-    for (int64_t i = 0; i < n; ++i) {
-        const float e = out[i], r = 1.f / (1.f + e), er = e * r;
-        uint32_t xb, rb, erb;
-        std::memcpy(&xb, &in[i], 4);
-        std::memcpy(&rb, &r, 4);
-        std::memcpy(&erb, &er, 4);
-        const uint32_t neg = uint32_t(int32_t(xb) >> 31);  // all ones when x < 0 (or -0)
-        const uint32_t yb = (erb & neg) | (rb & ~neg);
-        std::memcpy(&out[i], &yb, 4);
-    }
+    on_cpu_isa([&](auto isa) { sigmoid_block(isa, in, out, n, k); });
 }
 
 }  // namespace detail
@@ -34,8 +22,7 @@ inline void sigmoid_block(const float* in, float* out, int64_t n, float k = 1.f)
 // Exact GELU: 0.5 x (1 + erf(x / sqrt 2)).
 inline Tensor gelu(const Tensor& x) {
     return detail::unary_op(x, "gelu", [](const float* in, float* out, int64_t n) {
-        detail::MapCArr a(in, n);
-        detail::MapArr(out, n) = 0.5f * a * (1.f + (a * 0.70710678118654752f).erf());
+        detail::on_cpu_isa([&](auto isa) { gelu_block(isa, in, out, n); });  // vmath_body.inl
     });
 }
 

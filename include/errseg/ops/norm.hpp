@@ -9,27 +9,20 @@
 
 #include "../core.hpp"
 #include "detail/common.hpp"
+#include "detail/isa_kernels.hpp"
 
 namespace errseg::ops {
 
 namespace detail {
 
-constexpr int64_t kStatBlock = 2048;
-
-// sum(p[i] - shift) over n values.
+// sum(p[i] - shift) over n values (norm_body.inl, active ISA).
 inline double shifted_sum(const float* p, int64_t n, float shift) {
-    double s = 0;
-    for (int64_t b = 0; b < n; b += kStatBlock)
-        s += double((MapCArr(p + b, std::min(kStatBlock, n - b)) - shift).sum());
-    return s;
+    return on_cpu_isa([&](auto isa) { return shifted_sum(isa, p, n, shift); });
 }
 
 // sum(((p[i] - shift) - m)^2) over n values.
 inline double shifted_sq_dev(const float* p, int64_t n, float shift, float m) {
-    double s = 0;
-    for (int64_t b = 0; b < n; b += kStatBlock)
-        s += double(((MapCArr(p + b, std::min(kStatBlock, n - b)) - shift) - m).square().sum());
-    return s;
+    return on_cpu_isa([&](auto isa) { return shifted_sq_dev(isa, p, n, shift, m); });
 }
 
 }  // namespace detail
@@ -49,21 +42,12 @@ inline Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor&
     float* dst = out.data<float>();
     parallel_for(rows, detail::min_chunk_for(D * 4), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
-            detail::MapCArr in(src + r * D, D);
-            detail::MapArr o(dst + r * D, D);
+            const float* in = src + r * D;
             const float shift = in[0];
-            const float m = float(detail::shifted_sum(src + r * D, D, shift) / double(D));
-            const float var = float(detail::shifted_sq_dev(src + r * D, D, shift, m) / double(D));
+            const float m = float(detail::shifted_sum(in, D, shift) / double(D));
+            const float var = float(detail::shifted_sq_dev(in, D, shift, m) / double(D));
             const float rstd = 1.f / std::sqrt(var + eps);
-            o = (in - shift) - m;
-            if (w && b)
-                o = o * rstd * detail::MapCArr(w, D) + detail::MapCArr(b, D);
-            else if (w)
-                o = o * rstd * detail::MapCArr(w, D);
-            else if (b)
-                o = o * rstd + detail::MapCArr(b, D);
-            else
-                o *= rstd;
+            detail::on_cpu_isa([&](auto isa) { norm_affine(isa, in, dst + r * D, D, shift, m, rstd, w, b); });
         }
     });
     return out;

@@ -3,18 +3,16 @@
 
 #include "../core.hpp"
 #include "detail/common.hpp"
+#include "detail/isa_kernels.hpp"
 
 namespace errseg::ops {
 
 namespace detail {
 
 // In-place stable softmax of one contiguous row: exp(x - max) / sum. A row that is entirely
-// -inf (fully masked) becomes NaN, as in PyTorch.
+// -inf (fully masked) becomes NaN, as in PyTorch. (vmath_body.inl, for the active ISA.)
 inline void softmax_row(float* x, int64_t n) {
-    MapArr r(x, n);
-    const float m = r.maxCoeff();
-    r = (r - m).exp();
-    r *= 1.f / r.sum();
+    on_cpu_isa([&](auto isa) { softmax_row(isa, x, n); });
 }
 
 }  // namespace detail
@@ -50,8 +48,9 @@ inline Tensor softmax(const Tensor& x_in, int64_t dim = -1) {
             for (int64_t d = 0; d < D; ++d)
                 for (int64_t j = 0; j < w; ++j) mx[j] = std::max(mx[j], base[d * inner + j]);
             for (int64_t d = 0; d < D; ++d) {
-                detail::MapArr r(base + d * inner, w);
-                r = (r - detail::MapArr(mx, w)).exp();
+                float* r = base + d * inner;
+                for (int64_t j = 0; j < w; ++j) r[j] -= mx[j];
+                detail::on_cpu_isa([&](auto isa) { exp_block(isa, r, r, w); });
                 for (int64_t j = 0; j < w; ++j) sum[j] += r[j];
             }
             for (int64_t j = 0; j < w; ++j) sum[j] = 1.f / sum[j];

@@ -98,58 +98,18 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
     });
 }
 
-// Depthwise K x K, stride 1, no dilation: a block of 8 output rows x 8 columns lives in 8
-// vector registers (independent FMA chains) while every input row of the block is loaded once
-// per tap column and multiplied into each output row it touches. `pad` is the zero-padded
-// plane with row stride ldp >= roundup(Wo, 8) + K - 1 and at least roundup(Ho, 8) + K - 1 rows.
-#if defined(__GNUC__)
-typedef float DwVec __attribute__((vector_size(32)));
-template <int K>
-inline void dw_plane_s1(const float* pad, int64_t ldp, const float* wc, float bias, float* dst, int64_t Ho,
-                        int64_t Wo) {
-    constexpr int R = 8, V = 8;
-    for (int64_t oh0 = 0; oh0 < Ho; oh0 += R) {
-        for (int64_t ow0 = 0; ow0 < Wo; ow0 += V) {
-            DwVec acc[R];
-            for (int r = 0; r < R; ++r) acc[r] = DwVec{} + bias;
-#pragma GCC unroll 16
-            for (int ii = 0; ii < K + R - 1; ++ii) {
-                const float* row = pad + (oh0 + ii) * ldp + ow0;
-#pragma GCC unroll 8
-                for (int j = 0; j < K; ++j) {
-                    DwVec x;
-                    __builtin_memcpy(&x, row + j, sizeof(x));
-#pragma GCC unroll 8
-                    for (int r = 0; r < R; ++r) {
-                        const int i = ii - r;  // kernel row linking input row ii to output row r
-                        if (i >= 0 && i < K) acc[r] += wc[i * K + j] * x;
-                    }
-                }
-            }
-            const int64_t rows = std::min<int64_t>(R, Ho - oh0), n = std::min<int64_t>(V, Wo - ow0);
-            for (int64_t r = 0; r < rows; ++r) {
-                float tmp[V];
-                __builtin_memcpy(tmp, &acc[r], sizeof(tmp));
-                std::copy_n(tmp, n, dst + (oh0 + r) * Wo + ow0);
-            }
-        }
-    }
-}
-constexpr bool kHaveDwFast = true;
-#else
-template <int K>
-inline void dw_plane_s1(const float*, int64_t, const float*, float, float*, int64_t, int64_t) {}
-constexpr bool kHaveDwFast = false;
-#endif
-
 // Depthwise (one filter per channel): per plane, pad into a scratch buffer, then accumulate
 // the kernel taps as vectorisable multiply-adds over output rows.
 inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
-    const bool fast = kHaveDwFast && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
+    // K x K, stride 1, no dilation, K = 3, 5, 7: dw_plane_s1 (depthwise_body.inl).
+    const bool fast = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
                       (g.kw == 7 || g.kw == 3 || g.kw == 5);
-    // Padded plane; the fast path reads whole 8x8 output blocks, so round its extent up.
+    // Padded plane; the fast path reads whole blocks of 8 output rows x up to kDwMaxLanes
+    // columns, so round its extent up.
     const int64_t Hp = fast ? std::max(g.H + 2 * g.ph, (g.Ho + 7) / 8 * 8 + g.kh - 1) : g.H + 2 * g.ph;
-    const int64_t Wp = fast ? std::max(g.W + 2 * g.pw, (g.Wo + 7) / 8 * 8 + g.kw - 1) : g.W + 2 * g.pw;
+    const int64_t Wp =
+        fast ? std::max(g.W + 2 * g.pw, (g.Wo + kDwMaxLanes - 1) / kDwMaxLanes * kDwMaxLanes + g.kw - 1)
+             : g.W + 2 * g.pw;
     const int64_t P = g.Ho * g.Wo;
     parallel_for(g.N * g.C, min_chunk_for(P * g.kh * g.kw), [&](int64_t c0, int64_t c1) {
         float* pad = scratch(size_t(Hp * Wp), 1);
@@ -168,9 +128,7 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
             std::fill(pad + (g.H + g.ph) * Wp, pad + Hp * Wp, 0.f);
             const float b = bias ? bias[c] : 0.f;
             if (fast) {
-                if (g.kw == 7) dw_plane_s1<7>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
-                else if (g.kw == 5) dw_plane_s1<5>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
-                else dw_plane_s1<3>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
+                on_cpu_isa([&](auto isa) { dw_plane_s1(isa, int(g.kw), pad, Wp, wc, b, dst, g.Ho, g.Wo); });
                 continue;
             }
             // General stride / dilation: one strided multiply-add pass per tap.
@@ -193,48 +151,14 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
     });
 }
 
-// Channels-last depthwise conv, stride 1 (ops::conv2d_depthwise_nhwc): one output pixel at a
-// time, channels in blocks of kDwBlock accumulated in a local array (registers) over all taps.
-constexpr int64_t kDwBlock = 64;
-
-// CB > 0: a full block of CB channels (a compile-time trip count the compiler keeps in
-// registers); CB = 0: `cb` channels.
-template <int64_t CB>
-inline void dw_nhwc_pixel(const float* x, const float* taps, const float* bias, float* o, int64_t C, int64_t W,
-                          int64_t kw, int64_t ky0, int64_t ky1, int64_t kx0, int64_t kx1, int64_t y0, int64_t x0,
-                          int64_t cb, int64_t c0) {
-    float acc[CB > 0 ? CB : kDwBlock];
-    const int64_t n = CB > 0 ? CB : cb;
-    for (int64_t c = 0; c < n; ++c) acc[c] = bias ? bias[c0 + c] : 0.f;
-    for (int64_t ky = ky0; ky < ky1; ++ky)
-        for (int64_t kx = kx0; kx < kx1; ++kx) {
-            const float* in = x + ((y0 + ky) * W + (x0 + kx)) * C + c0;
-            const float* t = taps + (ky * kw + kx) * C + c0;
-            for (int64_t c = 0; c < n; ++c) acc[c] += in[c] * t[c];
-        }
-    for (int64_t c = 0; c < n; ++c) o[c0 + c] = acc[c];
-}
-
+// Channels-last depthwise conv, stride 1 (ops::conv2d_depthwise_nhwc): rows of output pixels
+// split across threads, each row by dw_nhwc_rows (depthwise_body.inl) for the active ISA.
 inline void conv2d_depthwise_nhwc(const float* x, const float* taps, const float* bias, float* out, int64_t N,
                                   int64_t H, int64_t W, int64_t C, int64_t kh, int64_t kw, int64_t ph, int64_t pw,
                                   int64_t Ho, int64_t Wo) {
+    const DwNhwcGeom g{N, H, W, C, kh, kw, ph, pw, Ho, Wo};
     parallel_for(N * Ho, min_chunk_for(Wo * C * kh * kw * 2), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const int64_t n = r / Ho, oy = r % Ho, y0 = oy - ph;
-            const int64_t ky0 = std::max<int64_t>(0, -y0), ky1 = std::min<int64_t>(kh, H - y0);
-            const float* xn = x + n * H * W * C;
-            for (int64_t ox = 0; ox < Wo; ++ox) {
-                const int64_t x0 = ox - pw;
-                const int64_t kx0 = std::max<int64_t>(0, -x0), kx1 = std::min<int64_t>(kw, W - x0);
-                float* o = out + (r * Wo + ox) * C;
-                int64_t c0 = 0;
-                for (; c0 + kDwBlock <= C; c0 += kDwBlock)
-                    dw_nhwc_pixel<kDwBlock>(xn, taps, bias, o, C, W, kw, ky0, ky1, kx0, kx1, y0, x0, kDwBlock, c0);
-                for (; c0 < C; c0 += kDwBlock)  // the tail: one block of up to kDwBlock - 1 channels
-                    dw_nhwc_pixel<0>(xn, taps, bias, o, C, W, kw, ky0, ky1, kx0, kx1, y0, x0,
-                                     std::min(kDwBlock, C - c0), c0);
-            }
-        }
+        on_cpu_isa([&](auto isa) { dw_nhwc_rows(isa, g, x, taps, bias, out, r0, r1); });
     });
 }
 

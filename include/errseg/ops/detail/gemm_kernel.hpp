@@ -1,18 +1,11 @@
 // The one GEMM entry point every op uses: C (+)= op(A) * op(B) on raw row-major fp32 buffers,
-// split across errseg::parallel_for; each block runs the serial kernel of sgemm.hpp (or Eigen's,
-// single-threaded, where that is unavailable).
+// split across errseg::parallel_for; each block runs the serial kernel of sgemm_body.inl for the
+// active instruction set (isa_kernels.hpp), or Eigen's, single-threaded, where that is unavailable.
 #pragma once
 #include "common.hpp"
-#include "sgemm.hpp"
+#include "isa_kernels.hpp"
 
 namespace errseg::ops::detail {
-
-// A matrix operand: element (i, j) of op(X) is p[i * ld + j], or p[j * ld + i] when trans.
-struct MatArg {
-    const float* p;
-    int64_t ld;
-    bool trans = false;
-};
 
 // Serial kernel on a block of rows [r0, r1) and columns [c0, c1) of C.
 inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K, MatArg a, MatArg b,
@@ -25,7 +18,7 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
         return;
     }
 #if defined(ERRSEG_HAVE_SGEMM)
-    sgemm_serial(m, n, K, {a.p, a.ld, a.trans}, r0, {b.p, b.ld, b.trans}, c0, c + r0 * ldc + c0, ldc, accumulate);
+    on_cpu_isa([&](auto isa) { sgemm_serial(isa, m, n, K, a, r0, b, c0, c + r0 * ldc + c0, ldc, accumulate); });
 #else
     // Portable fallback: Eigen's GEMM on op(A) rows r0..r1 and op(B) columns c0..c1.
     auto run = [&](const auto& A, const auto& B) {
@@ -56,12 +49,12 @@ inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, 
         gemm_block(0, M, 0, N, K, a, b, c, ldc, accumulate);
         return;
     }
-    // Results never depend on the thread count: the built-in kernel (sgemm.hpp) sums every
+    // Results never depend on the thread count: the built-in kernel (sgemm_body.inl) sums every
     // element in the same order whatever block it computes. The boundaries (rows at multiples of
-    // 24, columns at multiples of 48) also keep whole register tiles, and make Eigen's fallback
-    // route each element through the same micro-kernel as in the unsplit product (Eigen
-    // evaluates a row-major C as C^T = B^T A^T: our rows are its column panels of 4 or 8, our
-    // columns its rows peeled by 3 packets, 24 or 48 floats).
+    // 24, columns at multiples of 48) also keep whole register tiles of every ISA (6x8, 6x16,
+    // 8x48), and make Eigen's fallback route each element through the same micro-kernel as in
+    // the unsplit product (Eigen evaluates a row-major C as C^T = B^T A^T: our rows are its
+    // column panels of 4 or 8, our columns its rows peeled by 3 packets, 24 or 48 floats).
     if (M >= N) {
         const int64_t blocks = std::min<int64_t>(threads, (M + 23) / 24);
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {

@@ -1,56 +1,21 @@
-// A packed, cache-blocked fp32 GEMM (the BLIS loop structure) with a 6x16 register-tile
-// micro-kernel written with GCC/Clang vector extensions (AVX2/FMA or AVX-512 with -march=native).
+// The fp32 GEMM's packing and register-tile micro-kernel, compiled once per instruction set.
+// No include guard: isa_kernels.hpp includes this file once inside each ISA namespace (and
+// target region), with ERRSEG_ISA_MR (tile rows) and ERRSEG_ISA_NV (vectors per tile row)
+// defined. Plain loops and vector extensions only: Eigen would stay at the TU's baseline ISA.
 //
-// Every element of C is accumulated over k in one fixed order (k blocks of kKc in sequence, each
-// summed in one register), whatever the block of C being computed: results do not depend on how
-// callers split M or N across threads.
-#pragma once
-#include <algorithm>
-#include <cstdint>
-#include <cstring>
+// A packed, cache-blocked GEMM (the BLIS loop structure). Every element of C is accumulated
+// over k in one fixed order (k blocks of kKc in sequence, each summed in one register lane),
+// whatever the block of C being computed and whatever the tile size: results do not depend on
+// how callers split M or N across threads.
 
-#include "common.hpp"
-
-// Define ERRSEG_NO_SGEMM to use Eigen's GEMM instead (also the fallback for other compilers).
-#if defined(__GNUC__) && !defined(ERRSEG_NO_SGEMM)
-#define ERRSEG_HAVE_SGEMM 1
-
-namespace errseg::ops::detail {
-
-typedef float SgVec __attribute__((vector_size(32)));
-
-// Cache blocking (overridable for tuning): a kKc x kNr B micro-panel stays in L1, the
-// kMc x kKc A block in L2, the kKc x kNc B block in L3.
-#ifndef ERRSEG_SGEMM_KC
-#define ERRSEG_SGEMM_KC 256
-#endif
-#ifndef ERRSEG_SGEMM_MC
-#define ERRSEG_SGEMM_MC 96
-#endif
-#ifndef ERRSEG_SGEMM_NC
-#define ERRSEG_SGEMM_NC 2048
-#endif
-constexpr int64_t kMr = 6, kNr = 16;  // register tile
-constexpr int64_t kKc = ERRSEG_SGEMM_KC, kMc = ERRSEG_SGEMM_MC, kNc = ERRSEG_SGEMM_NC;
-
-inline SgVec sg_load(const float* p) {
-    SgVec v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-}
-inline void sg_store(float* p, SgVec v) { std::memcpy(p, &v, sizeof(v)); }
-
-// Element (i, k) of op(A), element (k, j) of op(B).
-struct SgOperand {
-    const float* p;
-    int64_t ld;
-    bool trans;
-    float at(int64_t r, int64_t c) const { return trans ? p[c * ld + r] : p[r * ld + c]; }
-};
+constexpr int64_t kMr = ERRSEG_ISA_MR, kNr = ERRSEG_ISA_NV * kLanes;  // register tile
+// kNc: the kKc x kNc B block in L3, whole tiles only.
+constexpr int64_t kKc = ERRSEG_SGEMM_KC, kMc = ERRSEG_SGEMM_MC, kNc = ERRSEG_SGEMM_NC / kNr * kNr;
+static_assert(kMc % kMr == 0, "the A block holds whole register tiles");
 
 // Packs rows [i0, i0 + m) x k-range [k0, k0 + kc) of op(A) into panels of kMr rows:
 // panel-major, then k, then the kMr rows (zero padded).
-inline void sg_pack_a(const SgOperand& a, int64_t i0, int64_t m, int64_t k0, int64_t kc, float* dst) {
+inline void sg_pack_a(const MatArg& a, int64_t i0, int64_t m, int64_t k0, int64_t kc, float* dst) {
     for (int64_t ip = 0; ip < m; ip += kMr) {
         const int64_t mr = std::min(kMr, m - ip);
         if (!a.trans) {
@@ -73,7 +38,7 @@ inline void sg_pack_a(const SgOperand& a, int64_t i0, int64_t m, int64_t k0, int
 }
 
 // Packs k-range [k0, k0 + kc) x columns [j0, j0 + n) of op(B) into panels of kNr columns.
-inline void sg_pack_b(const SgOperand& b, int64_t k0, int64_t kc, int64_t j0, int64_t n, float* dst) {
+inline void sg_pack_b(const MatArg& b, int64_t k0, int64_t kc, int64_t j0, int64_t n, float* dst) {
     for (int64_t jp = 0; jp < n; jp += kNr) {
         const int64_t nr = std::min(kNr, n - jp);
         if (!b.trans) {
@@ -100,48 +65,45 @@ inline void sg_pack_b(const SgOperand& b, int64_t k0, int64_t kc, int64_t j0, in
     }
 }
 
-// C[6 x 16] (+)= Ap[kc x 6]^T Bp[kc x 16]; `first` overwrites C (unless accumulate), else adds.
-// Partial tiles (mr < 6 or nr < 16) go through a small buffer.
+// C[kMr x kNr] (+)= Ap[kc x kMr]^T Bp[kc x kNr]: kMr x NV accumulators stay in registers.
+// `overwrite` stores the sums, else adds them to C. Partial tiles (mr < kMr or nr < kNr) go
+// through a small buffer.
 inline void sg_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr, int64_t nr,
                       bool overwrite) {
-    SgVec c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {};
-    SgVec c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
+    constexpr int MR = int(kMr), NV = ERRSEG_ISA_NV;
+    Vec acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = Vec{};
     for (int64_t k = 0; k < kc; ++k) {
-        const SgVec b0 = sg_load(bp), b1 = sg_load(bp + 8);
-        float a = ap[0];
-        c00 += a * b0, c01 += a * b1;
-        a = ap[1];
-        c10 += a * b0, c11 += a * b1;
-        a = ap[2];
-        c20 += a * b0, c21 += a * b1;
-        a = ap[3];
-        c30 += a * b0, c31 += a * b1;
-        a = ap[4];
-        c40 += a * b0, c41 += a * b1;
-        a = ap[5];
-        c50 += a * b0, c51 += a * b1;
+        Vec b[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) b[v] = vload(bp + v * kLanes);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
+            const float a = ap[r];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
+        }
         ap += kMr;
         bp += kNr;
     }
-    const SgVec acc[kMr][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (mr == kMr && nr == kNr) {
-        for (int64_t r = 0; r < kMr; ++r) {
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
             float* cr = c + r * ldc;
-            if (overwrite) {
-                sg_store(cr, acc[r][0]);
-                sg_store(cr + 8, acc[r][1]);
-            } else {
-                sg_store(cr, sg_load(cr) + acc[r][0]);
-                sg_store(cr + 8, sg_load(cr + 8) + acc[r][1]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                float* p = cr + v * kLanes;
+                vstore(p, overwrite ? acc[r][v] : vload(p) + acc[r][v]);
             }
         }
         return;
     }
     float tile[kMr * kNr];
-    for (int64_t r = 0; r < kMr; ++r) {
-        sg_store(tile + r * kNr, acc[r][0]);
-        sg_store(tile + r * kNr + 8, acc[r][1]);
-    }
+    for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) vstore(tile + r * kNr + v * kLanes, acc[r][v]);
     for (int64_t r = 0; r < mr; ++r)
         for (int64_t j = 0; j < nr; ++j) {
             float& dst = c[r * ldc + j];
@@ -151,7 +113,7 @@ inline void sg_kernel(int64_t kc, const float* ap, const float* bp, float* c, in
 
 // C[m x n] (+)= op(A)[m x K] op(B)[K x n] where A's rows start at row i0 and B's columns at
 // j0; c points at C(i0, j0). Serial: callers split the work.
-inline void sgemm_serial(int64_t m, int64_t n, int64_t K, SgOperand a, int64_t i0, SgOperand b, int64_t j0, float* c,
+inline void sgemm_serial(Tag, int64_t m, int64_t n, int64_t K, MatArg a, int64_t i0, MatArg b, int64_t j0, float* c,
                          int64_t ldc, bool accumulate) {
     float* bpack = scratch(size_t(kKc * std::min(kNc, (n + kNr - 1) / kNr * kNr)), 5);
     float* apack = scratch(size_t(kKc * kMc), 4);
@@ -175,7 +137,3 @@ inline void sgemm_serial(int64_t m, int64_t n, int64_t K, SgOperand a, int64_t i
         }
     }
 }
-
-}  // namespace errseg::ops::detail
-
-#endif  // __GNUC__

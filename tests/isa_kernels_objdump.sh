@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The per-ISA kernel copies really use their instruction sets, whatever flags the library was
+# built with: in the compiled library, the AVX-512 GEMM micro-kernel multiplies in zmm registers,
+# the AVX2 one in ymm, the baseline one in neither. Usage: isa_kernels_objdump.sh liberrseg.a
+set -euo pipefail
+LIB="$1"
+command -v objdump >/dev/null || { echo "objdump not found: skipped"; exit 0; }
+DIS="$(mktemp)"; trap 'rm -f "$DIS"' EXIT
+objdump -d --no-show-raw-insn -C "$LIB" >"$DIS"
+kernel() { awk -v pat="$1" 'index($0, pat) && />:$/ {on = 1; next} on && /^$/ {on = 0} on' "$DIS"; }
+count() { kernel "$1" | grep -cE "$2" || true; }
+zmm=$(count "isa_avx512::sg_kernel(" "vfmadd[0-9]+ps .*zmm")
+ymm=$(count "isa_avx2::sg_kernel(" "vfmadd[0-9]+ps .*ymm")
+wide=$(count "isa_sse2::sg_kernel(" "[yz]mm")
+echo "avx512 micro-kernel: $zmm zmm FMAs; avx2: $ymm ymm FMAs; sse2: $wide ymm/zmm instructions"
+[ "$zmm" -ge 24 ] || { echo "FAIL: the avx512 GEMM micro-kernel has no 8x48 zmm FMA block"; exit 1; }
+[ "$ymm" -ge 12 ] || { echo "FAIL: the avx2 GEMM micro-kernel has no 6x16 ymm FMA block"; exit 1; }
+if ! grep -q -- "-march=native" <<<"${ERRSEG_LIB_FLAGS:-}"; then
+  [ "$wide" -eq 0 ] || { echo "FAIL: the baseline micro-kernel uses AVX registers"; exit 1; }
+fi
