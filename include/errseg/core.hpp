@@ -1,6 +1,7 @@
 // Core types: tensors, shapes, dtypes, activations, errors, threading.
 #pragma once
 #include "core/activation.hpp"
+#include "core/cpu_precision.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "core/finite.hpp"
