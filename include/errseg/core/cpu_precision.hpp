@@ -73,7 +73,7 @@ inline bool cpu_bf16_supported() { return detail::cpu_bf16_missing_reason().empt
 inline void check_cpu_precision(DType precision) {
     ERRSEG_CHECK(precision == DType::F32 || precision == DType::BF16, "--precision ",
                  precision == DType::F16 ? "fp16" : dtype_name(precision),
-                 " on the CPU: the CPU computes in fp32 or bf16 (fp16 needs --device cuda)");
+                 " needs --device cuda: the CPU computes in fp32 or bf16");
     ERRSEG_CHECK(precision != DType::BF16 || cpu_bf16_supported(), "--precision bf16 on the CPU: ",
                  detail::cpu_bf16_missing_reason(), "; use --precision fp32");
 }
