@@ -89,11 +89,18 @@ TEST_CASE("bf16 GEMM equals a double product of the bf16-rounded inputs up to fp
     // each operand, packed weights on either side, and accumulation into C.
     const std::vector<Case> cases = {{1, 1, 1, false, false},    {7, 65, 3, false, true},   {13, 130, 257, false, true},
                                      {50, 70, 600, true, false},  {6, 64, 512, true, true},  {200, 33, 95, false, false},
-                                     {97, 300, 1029, false, true}};
+                                     {97, 300, 1029, false, true}, {70, 100, 64, false, true}};
+    // Both micro-kernels where the CPU has AMX (the AVX512-BF16 one alone elsewhere).
+    bool& amx = ops::detail::bf16_amx_enabled();
+    const bool amx_available = amx;
+    if (!amx_available) MESSAGE("AMX unavailable: the AVX512-BF16 kernel alone is checked");
     uint32_t seed = 1;
-    for (const Case& c : cases)
+    for (const bool use_amx : {false, true}) {
+        if (use_amx && !amx_available) continue;
+        amx = use_amx;
+        for (const Case& c : cases)
         for (int mode = 0; mode < 4; ++mode) {  // 0: both fp32, 1: A packed, 2: B packed, 3: accumulate
-            INFO("M ", c.M, " N ", c.N, " K ", c.K, " trans ", c.ta, c.tb, " mode ", mode);
+            INFO("AMX ", use_amx, " M ", c.M, " N ", c.N, " K ", c.K, " trans ", c.ta, c.tb, " mode ", mode);
             const std::vector<float> a = random_values(c.M * c.K, seed++), b = random_values(c.K * c.N, seed++);
             const MatArg am{a.data(), c.ta ? c.M : c.K, c.ta}, bm{b.data(), c.tb ? c.K : c.N, c.tb};
             const Bf16Packed ap = ops::detail::bf16_pack_weight(am, Bf16Packed::Side::A, c.M, c.K);
@@ -117,6 +124,8 @@ TEST_CASE("bf16 GEMM equals a double product of the bf16-rounded inputs up to fp
             CHECK(worst_relative_error(c, a, b, c0, by_threads[0], false) <= 1.0 / 128 + 1e-6);
             CHECK(by_threads[0] == by_threads[1]);
         }
+    }
+    amx = amx_available;
 }
 
 TEST_CASE("linear, conv2d and matmul under CpuPrecisionScope(BF16) match fp32 within bf16 rounding") {

@@ -15,10 +15,11 @@
 #include "dtype.hpp"
 #include "error.hpp"
 
-// The bf16 GEMM needs a compiler that knows AVX512-BF16 (GCC >= 10, Clang >= 9) on x86-64; it is
-// compiled with a target attribute, so no -march flag is needed. ERRSEG_NO_BF16_GEMM leaves it out.
+// The bf16 GEMM needs a compiler that knows AVX512-BF16 and AMX (GCC >= 11, Clang >= 12) on
+// x86-64; it is compiled with target attributes, so no -march flag is needed.
+// ERRSEG_NO_BF16_GEMM leaves it out.
 #if defined(__x86_64__) && !defined(ERRSEG_NO_BF16_GEMM) && \
-    ((defined(__clang__) && __clang_major__ >= 9) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 10))
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define ERRSEG_HAVE_BF16_GEMM 1
 #include <cpuid.h>
 #endif
@@ -53,7 +54,7 @@ inline const std::string& cpu_bf16_missing_reason() {
         if (!cpuid_has_avx512_bf16()) return std::string("this CPU lacks AVX512-BF16 (avx512_bf16 in /proc/cpuinfo)");
         return std::string();
 #else
-        return std::string("this errseg was built without the AVX512-BF16 kernel (needs x86-64 and GCC >= 10 or Clang >= 9)");
+        return std::string("this errseg was built without the AVX512-BF16 kernel (needs x86-64 and GCC >= 11 or Clang >= 12)");
 #endif
     }();
     return reason;
