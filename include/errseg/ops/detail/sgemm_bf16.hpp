@@ -38,6 +38,13 @@
 
 #if defined(ERRSEG_HAVE_BF16_GEMM)
 
+// GCC 12's AVX-512 intrinsics seed their results with _mm512_undefined_*(), which -Wall flags as
+// "may be used uninitialized" in target-attribute functions of programs built without -march.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #define ERRSEG_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #define ERRSEG_AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 
@@ -373,5 +380,9 @@ inline void gemm_bf16(int64_t M, int64_t N, int64_t K, const Bf16Operand& a, con
 }
 
 }  // namespace errseg::ops::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // ERRSEG_HAVE_BF16_GEMM
