@@ -22,21 +22,19 @@
 // Compiled with target attributes (no -march flag needed); callers check cpu_bf16_supported()
 // (core/cpu_precision.hpp) before calling anything here.
 #pragma once
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
-
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "../../core/cpu_precision.hpp"
 #include "common.hpp"
 #include "gemm_kernel.hpp"
 
 #if defined(ERRSEG_HAVE_BF16_GEMM)
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 // GCC 12's AVX-512 intrinsics seed their results with _mm512_undefined_*(), which -Wall flags as
 // "may be used uninitialized" in target-attribute functions of programs built without -march.
