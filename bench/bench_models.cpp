@@ -1,7 +1,7 @@
 // Whole-model CPU latency from converted model files.
 //
 //   bench_models [--threads=N] [--vit=FILE] [--convnext=FILE] [--errseg=FILE] [--image=PNG]
-//                [--classes_dir=DIR] [--warmup=1] [Google Benchmark flags]
+//                [--classes_dir=DIR] [--warmup=1] [--precision=fp32|bf16] [Google Benchmark flags]
 //
 // Each model file may also be given by environment variable (ERRSEG_BENCH_VIT, ERRSEG_BENCH_CONVNEXT,
 // ERRSEG_BENCH_ERRSEG, ERRSEG_BENCH_IMAGE); a model that is not given (or not found) is skipped
@@ -22,7 +22,8 @@
 //                                           counters: per-stage ms from Result::timings_ms,
 //                                           peak RSS (process, and since the model was loaded)
 //   errseg/text/ade150, ade847              encode_class_names (the once-per-vocabulary cost)
-// With --benchmark_repetitions=R every benchmark runs R times (1 iteration each) and the median
+// --precision=bf16: the CPU GEMMs in bf16 (core/cpu_precision.hpp; the warm-up forward packs the
+// weights). With --benchmark_repetitions=R every benchmark runs R times (1 iteration each) and the median
 // aggregate is reported.
 #include <algorithm>
 #include <cstdio>
@@ -38,6 +39,7 @@
 #include "bench_common.hpp"
 
 #include <errseg/errseg.hpp>
+#include <errseg/front/params.hpp>
 #include <errseg/vocabulary.hpp>
 
 namespace {
@@ -223,6 +225,9 @@ int main(int argc, char** argv) {
     g_opt.image = take_flag(argc, argv, "image", env_or("ERRSEG_BENCH_IMAGE", ""));
     g_opt.classes_dir = take_flag(argc, argv, "classes_dir", ERRSEG_SOURCE_DIR "/data/classes");
     g_opt.warmup = std::max(0, std::atoi(take_flag(argc, argv, "warmup", "1").c_str()));
+    const std::string precision = take_flag(argc, argv, "precision", "fp32");
+    const errseg::CpuPrecisionScope precision_scope(errseg::parse_precision(precision));  // this thread runs them
+    benchmark::AddCustomContext("precision", precision);
 
     if (usable("clip_vit_b16/*", g_opt.vit, "vit", "ERRSEG_BENCH_VIT")) {
         add("clip_vit_b16/image_pooled@224", BM_vit_pooled);

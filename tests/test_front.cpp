@@ -3,11 +3,13 @@
 // parsed and checked in one place, and a CUDA device is refused where it cannot be used.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
 #include "errseg/errseg.hpp"
 #include "errseg/front.hpp"
+#include "errseg/named_vocabulary.hpp"
 
 using namespace errseg;
 
@@ -34,9 +36,78 @@ TEST_CASE("Device and precision parsing") {
     CHECK(parse_precision("fp16") == DType::F16);
     CHECK(parse_precision("bf16") == DType::BF16);
     CHECK_THROWS_WITH_AS(parse_precision("fp8"), doctest::Contains("--precision must be"), Error);
-    // The CPU computes in fp32 only.
+    // The CPU computes in fp32, or bf16 where it has AVX512-BF16.
     CHECK_THROWS_WITH_AS(Segmenter(ModelParams{kModel, Device::parse("cpu"), DType::F16}),
                          doctest::Contains("--precision fp16 needs --device cuda"), Error);
+    if (!cpu_bf16_supported())
+        CHECK_THROWS_WITH_AS(Segmenter(ModelParams{kModel, Device::parse("cpu"), DType::BF16}),
+                             doctest::Contains("--precision bf16 on the CPU: "), Error);
+}
+
+namespace {
+double label_agreement(const Tensor& x, const Tensor& y) {
+    REQUIRE(x.shape() == y.shape());
+    const int32_t* a = x.data<int32_t>();
+    const int32_t* b = y.data<int32_t>();
+    int64_t same = 0;
+    for (int64_t i = 0; i < x.numel(); ++i) same += a[i] == b[i];
+    return double(same) / double(x.numel());
+}
+}  // namespace
+
+TEST_CASE("bf16 on the CPU: labels of the trained demo model at least 99 % identical to fp32") {
+    if (!cpu_bf16_supported()) {
+        MESSAGE("skipped: ", detail::cpu_bf16_missing_reason());
+        return;
+    }
+    const std::vector<std::string> ade150 =
+        load_vocabulary(std::string(ERRSEG_SOURCE_DIR) + "/data/classes/ade150.json", nullptr).classes;
+    const std::string model = std::string(ERRSEG_BUILD_DIR) + "/test_models/errseg_shapes.safetensors";
+    const Segmenter fp32(ModelParams{model, Device::parse("cpu"), DType::F32, 2});
+    const Segmenter bf16(ModelParams{model, Device::parse("cpu"), DType::BF16, 2});
+    CHECK(bf16.precision() == DType::BF16);
+    const Tensor e32 = fp32.encode_classes(ade150), e16 = bf16.encode_classes(ade150);
+    CHECK_FALSE(same_bytes(e32, e16));  // bf16 really ran (in the text tower too)
+    for (const char* image : {"sample_400x300.png", "sample_257x385.png"}) {
+        INFO(image);
+        const Image img = load_image(std::string(ERRSEG_TEST_DATA) + "/fixtures/" + image);
+        for (const Tensor* e : {&e32, &e16}) {  // the image side alone, then both towers in bf16
+            const double agreement = label_agreement(fp32.segment(img, e32).labels, bf16.segment(img, *e).labels);
+            MESSAGE(std::string(image), e == &e32 ? " (fp32 classes)" : " (bf16 classes)", ": bf16 labels ", agreement * 100,
+                    " % identical to fp32");
+            CHECK(agreement >= 0.99);
+        }
+    }
+}
+
+// The tiny fixture's weights are random: its top two logits differ by about 0.2 % of their range
+// on average, so its labels follow rounding noise (63-85 % agree) and are no measure. Its logits
+// are: close to fp32 relative to their range wherever CRM kept the same classes.
+TEST_CASE("bf16 on the CPU: the random tiny fixture's logits stay close to fp32") {
+    if (!cpu_bf16_supported()) {
+        MESSAGE("skipped: ", detail::cpu_bf16_missing_reason());
+        return;
+    }
+    const std::vector<std::string> names{"wall", "floor", "person", "sky", "tree", "car", "bed", "door"};
+    const Segmenter fp32(ModelParams{kModel, Device::parse("cpu"), DType::F32, 2});
+    const Segmenter bf16(ModelParams{kModel, Device::parse("cpu"), DType::BF16, 2});
+    const Tensor e = fp32.encode_classes(names);
+    const Image img = load_image(kImage);
+    const auto r32 = fp32.segment(img, e), r16 = bf16.segment(img, e);
+    REQUIRE(r32.selected == r16.selected);
+    const float* x = r32.logits.data<float>();
+    const float* y = r16.logits.data<float>();
+    double lo = 1e30, hi = -1e30, worst = 0, sum = 0;
+    for (int64_t i = 0; i < r32.logits.numel(); ++i) {
+        lo = std::min(lo, double(x[i])), hi = std::max(hi, double(x[i]));
+        worst = std::max(worst, double(std::fabs(x[i] - y[i])));
+        sum += std::fabs(x[i] - y[i]);
+    }
+    const double range = hi - lo, mean = sum / double(r32.logits.numel());
+    MESSAGE("tiny fixture: logits range ", range, ", bf16 max |diff| ", worst, ", mean ", mean);
+    CHECK(worst > 0);
+    CHECK(worst <= 0.03 * range);
+    CHECK(mean <= 0.003 * range);
 }
 
 TEST_CASE("a CUDA device is refused where this program cannot use it") {

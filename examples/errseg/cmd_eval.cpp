@@ -184,6 +184,8 @@ int cmd_eval(int argc, char** argv) {
         ERRSEG_CHECK(!setup.images_dir.empty(), "missing required option --images (or --predictions, or --dataset)");
         auto images = index_by_stem(setup.images_dir, {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".ppm", ".pgm"});
         const Segmenter model(ModelParams{args.get("model"), params.device, params.precision, params.threads});
+        protocol.set("device", params.device.name());
+        protocol.set("precision", params.precision_name());
         Tensor emb = model.encode_classes(setup.vocabulary.classes);
         models::SegmentOptions opt;
         opt.top_k = setup.top_k.requested > 0 ? setup.top_k.requested : -1;

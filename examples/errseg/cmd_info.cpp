@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "errseg/core/cpu_isa.hpp"
 #include "errseg/io/safetensors.hpp"
+#include "errseg/core/cpu_precision.hpp"
 #include "errseg/io/json.hpp"
 
 namespace errseg::cli {
@@ -47,6 +48,9 @@ int cmd_info(int argc, char** argv) {
     for (auto& [k, v] : by_part) std::printf("  %-18s %6zu tensors %10.2f MB\n", k.c_str(), v.first, v.second / 1e6);
     auto bpe = meta.find("errseg.bpe_merges");
     std::printf("bpe vocabulary: %s\n", bpe == meta.end() ? "absent" : "present");
+    // Not the file's: whether --precision bf16 can run on this CPU.
+    std::printf("cpu bf16:      %s\n", cpu_bf16_supported() ? "available (AVX512-BF16)"
+                                                              : ("unavailable: " + detail::cpu_bf16_missing_reason()).c_str());
     std::printf("config:\n%s\n", cfg.dump(2).c_str());
     if (args.flag_set("tensors"))
         for (const auto& name : f.names()) {

@@ -65,6 +65,7 @@ struct SegmentJob {
     std::string top_k_source;   // "option", "vocabulary" or "model" (named_vocabulary.hpp)
     std::string model_identity; // text-tower fingerprint, checked against --class-embeddings
     std::string out_dir;
+    std::string device, precision;  // as run: "cpu" / "cuda:N", "fp32" / "fp16" / "bf16"
     int top_k = -1;
     models::CrmTieRule tie_rule = models::CrmTieRule::TorchCpu;
     int64_t max_pixels = 0;
@@ -96,6 +97,8 @@ std::string write_outputs(const SegmentJob& job, const ImageSlot& slot) {
     run_fields.set("vocabulary", job.vocabulary.name);
     run_fields.set("top_k", int64_t(slot.result.selected.size()));  // the K CRM used: min(K, T)
     run_fields.set("top_k_source", job.top_k_source);
+    run_fields.set("device", job.device);
+    run_fields.set("precision", job.precision);
     const json::Value record =
         write_image_outputs(job.out_dir, job.formats, job.names, slot.path, slot.image, slot.result, run_fields);
     if (job.manifest) job.manifest->append(manifest_line(slot.path, "ok", record, ""));
@@ -277,6 +280,8 @@ int cmd_segment(int argc, char** argv) {
     const ModelParams params = model_params(args, args.get("model"));
     SegmentJob job;
     job.out_dir = args.get("out-dir");
+    job.device = params.device.name();
+    job.precision = params.precision_name();
 
     VocabularyLimits limits;
     limits.max_classes = size_t(args.get_int("max-classes", 1, 1000000));

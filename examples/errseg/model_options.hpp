@@ -11,7 +11,7 @@ namespace errseg::cli {
 inline Args& add_model_options(Args& args) {
     return args
         .option("device", "where the networks run: cpu, cuda or cuda:N (cuda needs a build with -DERRSEG_CUDA=ON)", "cpu")
-        .option("precision", "GPU weights and activations: fp32, fp16 or bf16 (fp32 accumulation); CPU: fp32", "fp32")
+        .option("precision", "weights and activations: fp32, fp16 or bf16 (fp32 accumulation); the CPU does fp32, or bf16 GEMMs where it has AVX512-BF16 (norms, softmax, depthwise convs stay fp32)", "fp32")
         .option("threads", "CPU threads", std::to_string(default_num_threads()));
 }
 

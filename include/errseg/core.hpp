@@ -2,6 +2,7 @@
 #pragma once
 #include "core/activation.hpp"
 #include "core/cpu_isa.hpp"
+#include "core/cpu_precision.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "core/finite.hpp"

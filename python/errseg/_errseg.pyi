@@ -93,7 +93,8 @@ class ErrSeg:
     def __init__(self, path: str, threads: int | None = None, device: str = 'cpu', precision: str = 'fp32') -> None:
         """
         Loads a model. threads: the process-wide CPU thread count (default: all cores); device: cpu,
-        cuda or cuda:N (a build with the CUDA backend); precision: fp32, or fp16/bf16 on the GPU.
+        cuda or cuda:N (a build with the CUDA backend); precision: fp32, bf16 (CPUs with AVX512-BF16: the
+        GEMMs in bf16) or fp16/bf16 on the GPU.
         """
 
     @property

@@ -156,7 +156,8 @@ void bind_errseg(nb::module_& m) {
         .def(nb::init<const std::string&, std::optional<int>, const std::string&, const std::string&>(), nb::arg("path"),
              nb::arg("threads") = nb::none(), nb::arg("device") = "cpu", nb::arg("precision") = "fp32",
              "Loads a model. threads: the process-wide CPU thread count (default: all cores); device: cpu,\n"
-             "cuda or cuda:N (a build with the CUDA backend); precision: fp32, or fp16/bf16 on the GPU.")
+             "cuda or cuda:N (a build with the CUDA backend); precision: fp32, bf16 (CPUs with AVX512-BF16: the\n"
+             "GEMMs in bf16) or fp16/bf16 on the GPU.")
         .def_prop_ro("embed_dim", [](const PyErrSeg& s) { return s.model().config().embed_dim; })
         .def_prop_ro("crop_size", [](const PyErrSeg& s) { return s.model().config().input.crop_size; })
         .def("encode_classes", &PyErrSeg::encode_classes, nb::arg("classes"),

@@ -182,10 +182,18 @@ def test_cpu_isa():
 
 
 def test_device_and_precision_checked(model_path, models_dir):
-    # The run-time device front: fp16/bf16 need the GPU; a bad device name is refused; a CUDA
-    # device is refused by a build without the CUDA backend, or by one without a usable GPU.
+    # The run-time device front: fp16 needs the GPU, bf16 on the CPU a CPU with AVX512-BF16; a bad
+    # device name is refused; a CUDA device is refused by a build without the CUDA backend, or by
+    # one without a usable GPU.
     with pytest.raises(errseg.Error, match="needs --device cuda"):
         errseg.ErrSeg(model_path, precision="fp16")
+    cpu_has_bf16 = (not os.environ.get("ERRSEG_NO_CPU_BF16") and os.path.exists("/proc/cpuinfo")
+                    and "avx512_bf16" in open("/proc/cpuinfo").read().split())
+    if cpu_has_bf16:
+        assert errseg.ErrSeg(model_path, precision="bf16").embed_dim > 0
+    else:
+        with pytest.raises(errseg.Error, match="--precision bf16 on the CPU"):
+            errseg.ErrSeg(model_path, precision="bf16")
     with pytest.raises(errseg.Error, match="device"):
         errseg.ErrSeg(model_path, device="tpu")
     with pytest.raises(errseg.Error, match="--device cuda"):

@@ -38,8 +38,35 @@ expect_cuda_refusal classify --model "$MODEL" --labels "cat,dog" "$IMG"
 # Bad values are refused by the same helper on every verb.
 out="$("$BIN" embed-image --model "$MODEL" --out "$WORK/i.npy" --device tpu "$IMG" 2>&1)" && fail "accepted --device tpu"
 grep -q -- "--device must be cpu, cuda or cuda:N, got 'tpu'" <<<"$out" || fail "unexpected message: $out"
-out="$("$BIN" classify --model "$MODEL" --labels "cat,dog" --precision bf16 "$IMG" 2>&1)" && fail "accepted bf16 on the CPU"
-grep -q -- "--precision bf16 needs --device cuda" <<<"$out" || fail "unexpected message: $out"
+out="$("$BIN" classify --model "$MODEL" --labels "cat,dog" --precision fp16 "$IMG" 2>&1)" && fail "accepted fp16 on the CPU"
+grep -q -- "--precision fp16 needs --device cuda" <<<"$out" || fail "unexpected message: $out"
+
+# bf16 on the CPU: where the CPU lacks AVX512-BF16 (simulated by ERRSEG_NO_CPU_BF16=1) every verb
+# refuses it with one message naming the cause, exit status 1, nothing written.
+expect_bf16_refusal() {  # verb args...
+  local verb="$1"; shift
+  local out rc=0
+  out="$(ERRSEG_NO_CPU_BF16=1 "$BIN" "$verb" --precision bf16 "$@" 2>&1)" || rc=$?
+  [ "$rc" -eq 1 ] || fail "$verb --precision bf16 without AVX512-BF16: exit $rc, expected 1 ($out)"
+  grep -q -- "--precision bf16 on the CPU: disabled by ERRSEG_NO_CPU_BF16; use --precision fp32" <<<"$out" ||
+    fail "$verb --precision bf16: unexpected message: $out"
+}
+expect_bf16_refusal segment --model "$MODEL" --classes "cat,dog" "$IMG" -o "$WORK/seg16"
+expect_bf16_refusal eval --model "$MODEL" --classes "cat,dog" --images "$WORK/images" --labels "$WORK/labels"
+expect_bf16_refusal embed-text --model "$MODEL" --out "$WORK/t16.npy" "a cat"
+expect_bf16_refusal embed-image --model "$MODEL" --out "$WORK/i16.npy" "$IMG"
+expect_bf16_refusal classify --model "$MODEL" --labels "cat,dog" "$IMG"
+[ ! -e "$WORK/seg16" ] && [ ! -e "$WORK/t16.npy" ] && [ ! -e "$WORK/i16.npy" ] || fail "a refused bf16 run wrote output"
+"$BIN" info --model "$MODEL" | grep -q "^cpu bf16: *available (AVX512-BF16)$\|^cpu bf16: *unavailable: " || fail "info does not say whether bf16 can run"
+ERRSEG_NO_CPU_BF16=1 "$BIN" info --model "$MODEL" | grep -q "^cpu bf16: *unavailable: disabled by ERRSEG_NO_CPU_BF16" ||
+  fail "info does not name why bf16 cannot run"
+
+# Where it can run, the record of each image says so.
+if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+  "$BIN" segment --model "$MODEL" --classes "cat,dog" --precision bf16 --quiet "$IMG" -o "$WORK/seg_bf16" >/dev/null
+  grep -q '"precision": *"bf16"' "$WORK/seg_bf16/sample_400x300.json" || fail "the record does not say bf16 ran"
+  grep -q '"device": *"cpu"' "$WORK/seg_bf16/sample_400x300.json" || fail "the record does not name the device"
+fi
 
 # --device cpu is the default: the same bytes.
 "$BIN" embed-image --model "$MODEL" --out "$WORK/default.npy" --threads 2 "$IMG" >/dev/null

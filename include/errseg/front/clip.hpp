@@ -31,15 +31,24 @@ public:
 template <class B>
 class ClipFrontOn final : public ClipImpl {
 public:
-    explicit ClipFrontOn(const std::string& path) : clip_(models::ClipOn<B>::load(path)) {}
-    Tensor encode_text(const std::vector<std::string>& texts) const override { return clip_.encode_text(texts); }
-    Tensor encode_image(const Tensor& preprocessed) const override { return clip_.encode_image(preprocessed); }
+    // cpu_precision: as SegmenterOn's (segmenter.hpp).
+    explicit ClipFrontOn(const std::string& path, DType cpu_precision = DType::F32)
+        : clip_(models::ClipOn<B>::load(path)), cpu_precision_(cpu_precision) {}
+    Tensor encode_text(const std::vector<std::string>& texts) const override {
+        CpuPrecisionScope scope(cpu_precision_);
+        return clip_.encode_text(texts);
+    }
+    Tensor encode_image(const Tensor& preprocessed) const override {
+        CpuPrecisionScope scope(cpu_precision_);
+        return clip_.encode_image(preprocessed);
+    }
     float logit_scale() const override { return clip_.logit_scale(); }
     int64_t image_size() const override { return clip_.image_size(); }
     const text::ClipTokenizer* tokenizer() const override { return clip_.tokenizer(); }
 
 private:
     models::ClipOn<B> clip_;
+    DType cpu_precision_;
 };
 
 }  // namespace front_detail
@@ -54,9 +63,10 @@ std::shared_ptr<const front_detail::ClipImpl> open_clip(const ModelParams& p);
 
 class Clip {
 public:
-    explicit Clip(const ModelParams& p) : device_(p.device), impl_(open(p)) {}
+    explicit Clip(const ModelParams& p) : device_(p.device), precision_(p.precision), impl_(open(p)) {}
 
     const Device& device() const { return device_; }
+    DType precision() const { return precision_; }
     // Tokenised with the file's CLIP BPE; [T, E], not normalised.
     Tensor encode_text(const std::vector<std::string>& texts) const { return impl_->encode_text(texts); }
     // Preprocessed images [N, 3, S, S] (models::clip_preprocess) -> [N, E], not normalised.
@@ -69,7 +79,7 @@ public:
 private:
     static std::shared_ptr<const front_detail::ClipImpl> open(const ModelParams& p) {
         p.apply();
-        if (p.device.is_cpu()) return std::make_shared<front_detail::ClipFrontOn<CpuBackend>>(p.model);
+        if (p.device.is_cpu()) return std::make_shared<front_detail::ClipFrontOn<CpuBackend>>(p.model, p.precision);
 #if defined(ERRSEG_WITH_CUDA)
         return cuda::open_clip(p);
 #else
@@ -78,6 +88,7 @@ private:
     }
 
     Device device_;
+    DType precision_;
     std::shared_ptr<const front_detail::ClipImpl> impl_;
 };
 

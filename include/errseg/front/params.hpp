@@ -8,6 +8,7 @@
 #pragma once
 #include <string>
 
+#include "../core/cpu_precision.hpp"
 #include "../core/dtype.hpp"
 #include "../core/error.hpp"
 #include "../core/parallel.hpp"
@@ -57,18 +58,19 @@ inline DType parse_precision(const std::string& text) {
 struct ModelParams {
     std::string model;              // converted .safetensors file
     Device device;                  // where the networks run
-    DType precision = DType::F32;   // GPU weights and activations (fp32 accumulation); CPU: F32 only
+    DType precision = DType::F32;   // GPU: F32/F16/BF16 weights and activations; CPU: F32, or BF16
+                                    // GEMMs where the CPU has AVX512-BF16 (fp32 accumulation)
     int threads = 0;                // CPU threads (host work on the GPU too); 0: leave as is
 
     // Refuses what this program cannot do before any file is read (a CUDA device in a build
-    // without the CUDA backend, fp16/bf16 on the CPU); sets the thread count. Whether the CUDA
+    // without the CUDA backend, fp16 on the CPU, bf16 on a CPU without AVX512-BF16); sets the
+    // thread count. Whether the CUDA
     // device exists is checked when a front opens it.
     void apply() const {
         if (!device.is_cpu() && !cuda_backend_compiled()) fail_no_cuda_backend();
         ERRSEG_CHECK(precision == DType::F32 || precision == DType::F16 || precision == DType::BF16,
                      "precision must be fp32, fp16 or bf16, got ", dtype_name(precision));
-        ERRSEG_CHECK(!device.is_cpu() || precision == DType::F32, "--precision ", precision_name(),
-                     " needs --device cuda: the CPU backend computes in fp32");
+        if (device.is_cpu()) check_cpu_precision(precision);
         if (threads > 0) set_num_threads(threads);
     }
     const char* precision_name() const {

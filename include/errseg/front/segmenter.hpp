@@ -34,20 +34,26 @@ public:
 template <class B>
 class SegmenterOn final : public SegmenterImpl {
 public:
-    explicit SegmenterOn(const std::string& path) : model_(models::ErrSegModelOn<B>::load(path)) {}
+    // cpu_precision: the CPU GEMMs' precision during every call (CpuPrecisionScope); F32 on
+    // other backends, whose host work stays fp32.
+    explicit SegmenterOn(const std::string& path, DType cpu_precision = DType::F32)
+        : model_(models::ErrSegModelOn<B>::load(path)), cpu_precision_(cpu_precision) {}
     const models::ErrSegConfig& config() const override { return model_.config(); }
     const text::ClipTokenizer& tokenizer() const override { return model_.tokenizer(); }
     Tensor encode_classes(const std::vector<std::string>& class_names) const override {
+        CpuPrecisionScope scope(cpu_precision_);
         return model_.encode_classes(class_names);
     }
     std::vector<models::SegmentResult> segment_batch(const std::vector<const Image*>& images,
                                                      const Tensor& class_embeddings,
                                                      const models::SegmentOptions& opt) const override {
+        CpuPrecisionScope scope(cpu_precision_);
         return model_.segment_batch(images, class_embeddings, opt);
     }
 
 private:
     models::ErrSegModelOn<B> model_;
+    DType cpu_precision_;
 };
 
 }  // namespace front_detail
@@ -62,9 +68,11 @@ std::shared_ptr<const front_detail::SegmenterImpl> open_segmenter(const ModelPar
 
 class Segmenter {
 public:
-    explicit Segmenter(const ModelParams& p) : device_(p.device), impl_(open(p)) {}
+    explicit Segmenter(const ModelParams& p) : device_(p.device), precision_(p.precision), impl_(open(p)) {}
 
     const Device& device() const { return device_; }
+    // What the networks compute in: F32, or F16 / BF16 (fp32 accumulation).
+    DType precision() const { return precision_; }
     const models::ErrSegConfig& config() const { return impl_->config(); }
     // The model file's CLIP BPE tokenizer (the one encode_classes uses).
     const text::ClipTokenizer& tokenizer() const { return impl_->tokenizer(); }
@@ -86,7 +94,7 @@ public:
 private:
     static std::shared_ptr<const front_detail::SegmenterImpl> open(const ModelParams& p) {
         p.apply();
-        if (p.device.is_cpu()) return std::make_shared<front_detail::SegmenterOn<CpuBackend>>(p.model);
+        if (p.device.is_cpu()) return std::make_shared<front_detail::SegmenterOn<CpuBackend>>(p.model, p.precision);
 #if defined(ERRSEG_WITH_CUDA)
         return cuda::open_segmenter(p);
 #else
@@ -95,6 +103,7 @@ private:
     }
 
     Device device_;
+    DType precision_;
     std::shared_ptr<const front_detail::SegmenterImpl> impl_;
 };
 

@@ -28,8 +28,13 @@ inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
     if (out.numel() == 0) return out;
     if (p.groups == C && O == C)
         detail::conv2d_depthwise(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
-    else
-        detail::conv2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
+    else {
+        // Under --precision bf16 the weight [O, C k k] is packed once (grouped convs stay fp32).
+        const int64_t K = C * g.kh * g.kw;
+        const detail::Bf16Weight wb =
+            p.groups == 1 ? detail::bf16_weight(w, {detail::cdata(w), K, false}, /*as_a=*/true, O, K) : nullptr;
+        detail::conv2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>(), wb.get());
+    }
     return out;
 }
 

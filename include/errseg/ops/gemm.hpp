@@ -3,6 +3,7 @@
 #include "../core.hpp"
 #include "detail/common.hpp"
 #include "detail/gemm_kernel.hpp"
+#include "detail/gemm_precision.hpp"
 
 namespace errseg::ops {
 
@@ -69,11 +70,12 @@ inline Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool trans_b = fals
     float* o = out.data<float>();
     if (out.numel() == 0) return out;
 
+    const bool bf16 = detail::gemms_in_bf16();  // both operands are activations here: nothing cached
     detail::MatArg bm = detail::matrix_operand(b, trans_b);
     // a's batch dims that b does not vary over fold into one tall GEMM (the linear-layer case).
     if (bbatch.empty() || shape_numel(bbatch) == 1) {
         Tensor ac = a.contiguous();
-        detail::gemm(nbatch * M, N, K, {detail::cdata(ac), K, false}, bm, o, N);
+        detail::gemm_at(bf16, nbatch * M, N, K, {detail::cdata(ac), K, false}, bm, o, N);
         return out;
     }
     detail::MatArg am = detail::matrix_operand(a, false);
@@ -112,7 +114,7 @@ inline Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool trans_b = fals
         detail::MatArg at = am, bt = bm;
         at.p += aoff[size_t(t)];
         bt.p += boff[size_t(t)];
-        detail::gemm(M, N, K, at, bt, o + t * M * N, N);
+        detail::gemm_at(bf16, M, N, K, at, bt, o + t * M * N, N);
     };
     if (nbatch >= 4 * int64_t(get_num_threads())) {
         parallel_for(nbatch, detail::min_chunk_for(M * N * K / 8), [&](int64_t t0, int64_t t1) {
@@ -145,7 +147,9 @@ inline Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
     float* o = out.data<float>();
     detail::MatArg wm = detail::matrix_operand(w, true);
     if (bp) detail::fill_rows(o, M, outf, bp);
-    detail::gemm(M, outf, in, {detail::cdata(x), in, false}, wm, o, outf, bp != nullptr);
+    const detail::Bf16Weight wb = detail::bf16_weight(w, wm, /*as_a=*/false, outf, in);
+    detail::gemm_at(wb != nullptr, M, outf, in, {detail::cdata(x), in, false}, wm, o, outf, bp != nullptr, nullptr,
+                    wb.get());
     return out;
 }
 

@@ -78,7 +78,7 @@ inline float* scratch(size_t n, int slot = 0) {
         size_t cap = 0;
         ~Buf() { std::free(p); }
     };
-    thread_local Buf buf[6];  // slots 0-3: ops; 4-5: the GEMM's packing buffers
+    thread_local Buf buf[8];  // slots 0-3: ops; 4-5: the GEMM's packing buffers; 6-7: the bf16 GEMM's
     Buf& b = buf[slot];
     if (b.cap < n) {
         std::free(b.p);

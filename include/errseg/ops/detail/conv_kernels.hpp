@@ -2,6 +2,7 @@
 #pragma once
 #include "common.hpp"
 #include "gemm_kernel.hpp"
+#include "gemm_precision.hpp"
 
 namespace errseg::ops::detail {
 
@@ -60,7 +61,9 @@ inline void im2col_tile(const ConvGeom& g, const float* x, int64_t cg, int64_t p
 }
 
 // General grouped convolution: tasks over (image, group, tile of output pixels).
-inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
+// w_bf16: the weight packed for the bf16 GEMM (groups == 1, --precision bf16), else null.
+inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
+                        const Bf16Packed* w_bf16 = nullptr) {
     const int64_t cg = g.C / g.groups, og = g.O / g.groups, K = cg * g.kh * g.kw, P = g.Ho * g.Wo;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
     // Tile of output pixels: an im2col buffer of about 128k floats, at least 256 columns, and
@@ -93,7 +96,7 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
                 im2col_tile(g, xg, cg, p0, len, col);
                 bm = {col, len, false};
             }
-            gemm(og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true);
+            gemm_at(w_bf16 != nullptr, og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true, w_bf16);
         }
     });
 }
