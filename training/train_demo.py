@@ -16,6 +16,14 @@ dense features already rank the classes for CRM; we start from scratch, so an au
 per-pixel softmax loss over all training names on the two cosine cost maps (stride 16 and 32)
 stands in for that pre-training.
 
+The defaults are the recipe of the committed model. Its text tower gives "red circle" and "red
+square" nearly one embedding; the options --contrast-weight (a region-level InfoNCE between each
+present class's pooled image features and all training names), --spread-weight (each name's
+text embedding must identify it among the training names), --text-lr-mult and --max-objects
+are the attempts to make shape words count; training/README.md reports what they did. The
+training log prints the mean text-embedding cosine of names that share the adjective but not
+the shape ("same-adjective"): near 1 means the shape word is ignored.
+
 Deterministic for a given seed and thread count (CPU). Writes the checkpoint every
 --save-every steps (atomically) and a resumable state next to it (--state).
 """
@@ -116,8 +124,40 @@ def text_tokens(cfg, tok):
     return t[:, :int(t.argmax(-1).max()) + 1]
 
 
+def region_features(dense, label_map, present):
+    """One feature per class present in the image: `dense` (C×h×w) averaged over the class's
+    pixels, each feature cell weighted by the fraction of its pixels that the class covers.
+    Every object counts once, however small, unlike in a per-pixel loss."""
+    ids = torch.from_numpy(present).view(-1, 1, 1)
+    cover = F.adaptive_avg_pool2d((label_map.unsqueeze(0) == ids).float(), dense.shape[-2:])
+    pooled = torch.einsum("khw,chw->kc", cover, dense)
+    return pooled / cover.sum((1, 2)).clamp(min=1e-6).unsqueeze(1)
+
+
+def shape_word_cosines(text):
+    """Mean cosine between training prompts that share the adjective but not the shape word, and
+    between prompts that share the shape word but not the adjective: a cheap signal of whether
+    the text tower tells shape words apart (near 1 = it does not)."""
+    sims = text @ text.t()
+    objects = [(i, n.split(" ")) for i, n in enumerate(scenes.TRAIN_NAMES) if n not in scenes.BACKGROUNDS]
+    same_adj = [sims[i, j] for i, a in objects for j, b in objects if i < j and a[0] == b[0]]
+    same_shape = [sims[i, j] for i, a in objects for j, b in objects if i < j and a[1] == b[1]]
+    return float(torch.stack(same_adj).mean()), float(torch.stack(same_shape).mean())
+
+
+def text_spread(text, temperature):
+    """Each training name's text embedding must pick out that name among all training names
+    (softmax over their cosines at `temperature`). Without it the text tower collapses "red
+    circle" and "red square" onto one vector within the first few dozen steps (colour is what
+    the untrained image tower can see), after which no loss term has a gradient that separates
+    them again: the image side gets nothing to align shapes to, the text side no image features
+    that differ."""
+    return F.cross_entropy(text @ text.t() / temperature, torch.arange(len(text)))
+
+
 def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng):
-    """(segmentation loss, auxiliary cost-map loss) of one batch, each a mean over images."""
+    """(segmentation loss, auxiliary cost-map loss, region contrastive loss) of one batch, each
+    a mean over images."""
     K = cfg["head"]["sample_classes_num"]
     f = model.image_features(model_input(batch_images, cfg))
     text = model.encode_text(tokens)                                       # N×E, unit length
@@ -126,7 +166,7 @@ def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng):
         to_train[scenes.VOCABULARY.index(n)] = i
     labels = torch.from_numpy(batch_labels)
     scale = params["sem_seg_head.clip_model.logit_scale"].exp().clamp(max=100)
-    seg, aux = 0.0, 0.0
+    seg, aux, contrast = 0.0, 0.0, 0.0
     for b in range(batch_images.shape[0]):
         fb = {k: v[b:b + 1] for k, v in f.items()}
         c16 = Model.cost(fb["os16_dense"][0], text)
@@ -135,6 +175,11 @@ def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng):
             stride = labels.shape[-1] // c.shape[-1]
             target = to_train[labels[b, stride // 2::stride, stride // 2::stride]]
             aux = aux + F.cross_entropy((c * scale).unsqueeze(0), target.unsqueeze(0))
+        present = np.unique(batch_labels[b])
+        for dense in (fb["os16_dense"][0], fb["clip_vis_dense"][0]):
+            pooled = region_features(dense, labels[b], present)
+            logits = scale * F.normalize(pooled, dim=-1) @ text.t()
+            contrast = contrast + F.cross_entropy(logits, to_train[torch.from_numpy(present)])
         idx = pick_classes(np.unique(batch_labels[b]), K, rng)
         logits = model.decode(fb, text[idx], c16[idx])                    # K×h×w
         up = F.interpolate(logits.unsqueeze(0), size=labels.shape[-2:], mode="bilinear",
@@ -143,7 +188,13 @@ def step_loss(model, params, batch_images, batch_labels, tokens, cfg, rng):
         target = (labels[b].unsqueeze(0) == vocab_ids.view(-1, 1, 1)).float()
         seg = seg + F.binary_cross_entropy_with_logits(up, target)
     n = batch_images.shape[0]
-    return seg / n, aux / (2 * n)
+    return seg / n, aux / (2 * n), contrast / (2 * n)
+
+
+def is_text_tower(name):
+    prefix = "sem_seg_head.clip_model."
+    return name.startswith(prefix) and not name.startswith(prefix + "visual.") and \
+        name != prefix + "logit_scale"
 
 
 def save_atomic(obj, path):
@@ -162,7 +213,17 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--aux-weight", type=float, default=0.3)
+    ap.add_argument("--contrast-weight", type=float, default=0.0,
+                    help="weight of the region contrastive loss (each present class's pooled "
+                         "features against all training names' text embeddings)")
+    ap.add_argument("--spread-weight", type=float, default=0.0,
+                    help="weight of the text spread term: each name's text embedding must identify it among the training names")
+    ap.add_argument("--spread-temperature", type=float, default=0.07,
+                    help="temperature of the text spread term")
+    ap.add_argument("--text-lr-mult", type=float, default=1.0, help="learning-rate factor of the text tower")
     ap.add_argument("--scene-size", type=int, default=320, help="training scenes are drawn at this size")
+    ap.add_argument("--max-objects", type=int, default=4,
+                    help="objects per training scene: 1 to this many (the eval set draws 1 to 4)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=100)
@@ -177,7 +238,10 @@ def main():
     params = initial_parameters(cfg, torch.Generator().manual_seed(args.seed))
     model = Model({"model": params}, cfg)
     tokens = text_tokens(cfg, Tokenizer(args.merges))
-    opt = torch.optim.AdamW(params.values(), lr=args.lr, weight_decay=0.01)
+    text_tower = [v for k, v in params.items() if is_text_tower(k)]
+    rest = [v for k, v in params.items() if not is_text_tower(k)]
+    opt = torch.optim.AdamW([{"params": text_tower, "lr_mult": args.text_lr_mult},
+                             {"params": rest, "lr_mult": 1.0}], lr=args.lr, weight_decay=0.01)
     start = 0
     if os.path.exists(state_path):
         st = torch.load(state_path)
@@ -197,20 +261,25 @@ def main():
     for step in range(start, args.steps):
         rng = np.random.default_rng([args.seed, step])         # data and class sampling per step
         seeds = rng.integers(0, 2 ** 62, args.batch)
-        pairs = [scenes.make_scene(int(s), size, size) for s in seeds]
+        pairs = [scenes.make_scene(int(s), size, size, max_objects=args.max_objects) for s in seeds]
         images = np.stack([p[0] for p in pairs])
         labels = np.stack([p[1] for p in pairs])
-        seg, aux = step_loss(model, params, images, labels, tokens, cfg, rng)
-        loss = seg + args.aux_weight * aux
+        seg, aux, contrast = step_loss(model, params, images, labels, tokens, cfg, rng)
+        loss = seg + args.aux_weight * aux + args.contrast_weight * contrast
+        if args.spread_weight:
+            loss = loss + args.spread_weight * text_spread(model.encode_text(tokens), args.spread_temperature)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step)
+            g["lr"] = lr_at(step) * g["lr_mult"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params.values(), 1.0)
         opt.step()
         if step % 20 == 0 or step == args.steps - 1:
-            print(f"step {step} seg {seg.item():.4f} aux {aux.item():.4f} lr {lr_at(step):.2e} "
-                  f"{time.time() - t0:.0f}s", flush=True)
+            with torch.no_grad():
+                same_adj, same_shape = shape_word_cosines(model.encode_text(tokens))
+            print(f"step {step} seg {seg.item():.4f} aux {aux.item():.4f} contrast {contrast.item():.4f} "
+                  f"cos same-adjective {same_adj:.2f} same-shape {same_shape:.2f} "
+                  f"lr {lr_at(step):.2e} {time.time() - t0:.0f}s", flush=True)
         if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
             detached = {k: v.detach().clone() for k, v in params.items()}
             save_atomic({"model": detached}, args.out)

@@ -5,15 +5,17 @@
 # floors far above chance (41 classes: about 2 % for random labels): overall, on the background
 # regions, and on the unseen name combinations alone. The committed model measures 18.4 / 97.5 /
 # 17.5 on this set (training/README.md); a model that found only the backgrounds would score about
-# 11 overall and 0 on the unseen names, so the floors need both regions and objects.
+# 11 overall and 0 on the unseen names, so the floors need both regions and objects. The floors
+# sit 3-5 points below those figures: the C++ eval is deterministic, so the margin only has to
+# absorb last-bit differences between compilers and SIMD paths, not training noise.
 # Usage: test_demo_model.sh ERRSEG_BIN TEST_MODELS_DIR WORK_DIR
 set -euo pipefail
 BIN="$1"; MODEL="$2/errseg_shapes.safetensors"; WORK="$3"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-MIN_MIOU=13
-MIN_BACKGROUND_IOU=85
-MIN_UNSEEN_MIOU=8
+MIN_MIOU=15
+MIN_BACKGROUND_IOU=93
+MIN_UNSEEN_MIOU=12
 rm -rf "$WORK"; mkdir -p "$WORK"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
