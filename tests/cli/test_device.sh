@@ -66,6 +66,11 @@ if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
   "$BIN" segment --model "$MODEL" --classes "cat,dog" --precision bf16 --quiet "$IMG" -o "$WORK/seg_bf16" >/dev/null
   grep -q '"precision": *"bf16"' "$WORK/seg_bf16/sample_400x300.json" || fail "the record does not say bf16 ran"
   grep -q '"device": *"cpu"' "$WORK/seg_bf16/sample_400x300.json" || fail "the record does not name the device"
+  # A path forced below avx512 rules bf16 out as well, naming the path.
+  rc=0; out="$(ERRSEG_ISA=avx2 "$BIN" segment --model "$MODEL" --classes "cat,dog" --precision bf16 "$IMG" -o "$WORK/seg_isa" 2>&1)" || rc=$?
+  [ "$rc" -eq 1 ] || fail "bf16 under ERRSEG_ISA=avx2: exit $rc, expected 1 ($out)"
+  grep -q -- "take the avx2 path (ERRSEG_ISA) and bf16 needs avx512" <<<"$out" || fail "bf16 under ERRSEG_ISA=avx2: unexpected message: $out"
+  [ ! -e "$WORK/seg_isa" ] || fail "a refused bf16 run wrote output"
 fi
 
 # --device cpu is the default: the same bytes.

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu_isa.hpp"
 #include "dtype.hpp"
 #include "error.hpp"
 
@@ -45,9 +46,10 @@ inline bool cpuid_has_avx512_bf16() {
 #endif
 
 // Why bf16 cannot run on this CPU, or "" when it can. ERRSEG_NO_CPU_BF16=1 simulates a CPU
-// without it (tests of the refusal).
-inline const std::string& cpu_bf16_missing_reason() {
-    static const std::string reason = [] {
+// without it (tests of the refusal); a path lowered below avx512 (ERRSEG_ISA, set_cpu_isa) also
+// rules it out, so forcing a lower path means the same thing for every kernel.
+inline std::string cpu_bf16_missing_reason() {
+    static const std::string hardware = [] {
         const char* off = std::getenv("ERRSEG_NO_CPU_BF16");
         if (off && *off && std::string(off) != "0") return std::string("disabled by ERRSEG_NO_CPU_BF16");
 #if defined(ERRSEG_HAVE_BF16_GEMM)
@@ -57,7 +59,11 @@ inline const std::string& cpu_bf16_missing_reason() {
         return std::string("this errseg was built without the AVX512-BF16 kernel (needs x86-64 and GCC >= 11 or Clang >= 12)");
 #endif
     }();
-    return reason;
+    if (!hardware.empty()) return hardware;
+    if (active_cpu_isa() < CpuIsa::avx512)
+        return std::string("the CPU kernels take the ") + cpu_isa_name(active_cpu_isa()) +
+               " path (ERRSEG_ISA) and bf16 needs avx512";
+    return std::string();
 }
 
 inline DType& cpu_precision_slot() {
