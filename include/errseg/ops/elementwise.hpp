@@ -1,69 +1,25 @@
 // Activations and elementwise arithmetic. Binary ops broadcast numpy-style.
 #pragma once
-#include <unsupported/Eigen/SpecialFunctions>  // vectorised erf
-
-#include <cstring>
-
 #include "../core.hpp"
 #include "detail/broadcast.hpp"
+#include "detail/epilogue.hpp"
 
 namespace errseg::ops {
 
 namespace detail {
-
-// Logistic function that stays accurate for large |x|: exp only ever sees -|k x| (no overflow),
-// and the negative side is e / (1 + e) rather than 1 - 1 / (1 + e) (no cancellation).
-// Two passes: Eigen's vectorised exp, then a branch-free blend (selected by the sign bit of x,
-// k > 0) that the compiler vectorises.
-inline void sigmoid_block(const float* in, float* out, int64_t n, float k = 1.f) {
-    MapArr(out, n) = (-(k * MapCArr(in, n)).abs()).exp();
-    for (int64_t i = 0; i < n; ++i) {
-        const float e = out[i], r = 1.f / (1.f + e), er = e * r;
-        uint32_t xb, rb, erb;
-        std::memcpy(&xb, &in[i], 4);
-        std::memcpy(&rb, &r, 4);
-        std::memcpy(&erb, &er, 4);
-        const uint32_t neg = uint32_t(int32_t(xb) >> 31);  // all ones when x < 0 (or -0)
-        const uint32_t yb = (erb & neg) | (rb & ~neg);
-        std::memcpy(&out[i], &yb, 4);
-    }
+// Every activation runs through detail::activate (epilogue.hpp): the same bits as the fused forms.
+inline Tensor activation_op(const Tensor& x, Activation act, const char* op) {
+    return unary_op(x, op, [act](const float* in, float* out, int64_t n) { activate(in, out, n, act); });
 }
-
 }  // namespace detail
 
 // Exact GELU: 0.5 x (1 + erf(x / sqrt 2)).
-inline Tensor gelu(const Tensor& x) {
-    return detail::unary_op(x, "gelu", [](const float* in, float* out, int64_t n) {
-        detail::MapCArr a(in, n);
-        detail::MapArr(out, n) = 0.5f * a * (1.f + (a * 0.70710678118654752f).erf());
-    });
-}
-
+inline Tensor gelu(const Tensor& x) { return detail::activation_op(x, Activation::Gelu, "gelu"); }
 // x * sigmoid(1.702 x) (OpenAI CLIP).
-inline Tensor quick_gelu(const Tensor& x) {
-    return detail::unary_op(x, "quick_gelu", [](const float* in, float* out, int64_t n) {
-        detail::sigmoid_block(in, out, n, 1.702f);
-        detail::MapArr(out, n) *= detail::MapCArr(in, n);
-    });
-}
-
-inline Tensor relu(const Tensor& x) {
-    return detail::unary_op(x, "relu", [](const float* in, float* out, int64_t n) {
-        detail::MapArr(out, n) = detail::MapCArr(in, n).max(0.f);
-    });
-}
-
-inline Tensor relu6(const Tensor& x) {
-    return detail::unary_op(x, "relu6", [](const float* in, float* out, int64_t n) {
-        detail::MapArr(out, n) = detail::MapCArr(in, n).max(0.f).min(6.f);
-    });
-}
-
-inline Tensor sigmoid(const Tensor& x) {
-    return detail::unary_op(x, "sigmoid", [](const float* in, float* out, int64_t n) {
-        detail::sigmoid_block(in, out, n);
-    });
-}
+inline Tensor quick_gelu(const Tensor& x) { return detail::activation_op(x, Activation::QuickGelu, "quick_gelu"); }
+inline Tensor relu(const Tensor& x) { return detail::activation_op(x, Activation::Relu, "relu"); }
+inline Tensor relu6(const Tensor& x) { return detail::activation_op(x, Activation::Relu6, "relu6"); }
+inline Tensor sigmoid(const Tensor& x) { return detail::activation_op(x, Activation::Sigmoid, "sigmoid"); }
 
 // Any errseg::Activation by value (None: a copy), as the GPU epilogues apply them.
 inline Tensor activation(const Tensor& x, Activation act) {

@@ -60,7 +60,9 @@ inline void im2col_tile(const ConvGeom& g, const float* x, int64_t cg, int64_t p
 }
 
 // General grouped convolution: tasks over (image, group, tile of output pixels).
-inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
+// epi (if any) runs on each finished GEMM block of the output.
+inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
+                        const Epilogue* epi = nullptr) {
     const int64_t cg = g.C / g.groups, og = g.O / g.groups, K = cg * g.kh * g.kw, P = g.Ho * g.Wo;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
     // Tile of output pixels: an im2col buffer of about 128k floats, at least 256 columns, and
@@ -93,7 +95,7 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
                 im2col_tile(g, xg, cg, p0, len, col);
                 bm = {col, len, false};
             }
-            gemm(og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true);
+            gemm(og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true, epi);
         }
     });
 }
@@ -144,7 +146,9 @@ constexpr bool kHaveDwFast = false;
 
 // Depthwise (one filter per channel): per plane, pad into a scratch buffer, then accumulate
 // the kernel taps as vectorisable multiply-adds over output rows.
-inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
+// epi (if any) runs on each finished plane.
+inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
+                             const Epilogue* epi = nullptr) {
     const bool fast = kHaveDwFast && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
                       (g.kw == 7 || g.kw == 3 || g.kw == 5);
     // Padded plane; the fast path reads whole 8x8 output blocks, so round its extent up.
@@ -171,6 +175,7 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
                 if (g.kw == 7) dw_plane_s1<7>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
                 else if (g.kw == 5) dw_plane_s1<5>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
                 else dw_plane_s1<3>(pad, Wp, wc, b, dst, g.Ho, g.Wo);
+                if (epi) (*epi)(dst, 1, P, P);
                 continue;
             }
             // General stride / dilation: one strided multiply-add pass per tap.
@@ -189,6 +194,7 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
                     }
                 }
             }
+            if (epi) (*epi)(dst, 1, P, P);
         }
     });
 }
