@@ -7,9 +7,10 @@
 //   HostTensor   errseg::Tensor (upload's input, download's output)
 //   Index        std::vector<int64_t> (permutations, index lists)
 //   Act          errseg::Activation
-// linear / conv2d / group_norm take a fused epilogue: out = act(op(...)) + residual (residual of
-// the output's shape, or undefined), the order of the model's sites (linear -> gelu, x + proj(y),
-// conv -> relu6, conv + guidance, group_norm -> relu); the same bits as the separate ops on the CPU.
+// linear / conv2d / group_norm take a fused epilogue: out = act(op(...)) + residual (residual
+// undefined, of the output's shape, or of its shape without the first dim: fused_residual_period,
+// core/shape.hpp), the order of the model's sites (linear -> gelu, x + proj(y), conv -> relu6,
+// conv + guidance, group_norm -> relu); on the CPU the same bits as the separate ops.
 // Uses: errseg::BackendConformance<B> (below) makes the build fail, naming the op, when a
 // backend lacks one or gives it another signature; bench/profiling_backend.hpp generates its
 // timing wrappers from it. CpuBackend and cuda::CudaBackend are checked where they are defined.

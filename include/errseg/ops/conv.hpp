@@ -11,7 +11,7 @@ namespace errseg::ops {
 // x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
 // Depthwise (groups == C == O) takes a direct path; 1x1 stride-1 convs are plain GEMMs; the
 // general case is im2col (in tiles of output pixels) + GEMM.
-// Fused: act(conv + bias) + residual (residual [N, O, Ho, Wo] or undefined), applied to each
+// Fused: act(conv + bias) + residual (residual [N, O, Ho, Wo], [O, Ho, Wo] or undefined), applied to each
 // output block as the kernel finishes it (ERR-Seg's conv -> relu6 and conv + guidance).
 inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& p,
                      Activation act = Activation::None, const Tensor& residual = Tensor()) {

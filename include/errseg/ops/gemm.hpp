@@ -125,7 +125,7 @@ inline Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool trans_b = fals
 }
 
 // PyTorch nn.Linear: x [..., in], weight [out, in], optional bias [out] -> [..., out].
-// Fused: act(x W^T + b) + residual (residual [..., out] or undefined), applied to each GEMM
+// Fused: act(x W^T + b) + residual (residual [..., out], [...] without the first dim, or undefined), applied to each GEMM
 // block as it is finished (the model's linear -> gelu and x + proj(y) in one pass).
 inline Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias = Tensor(),
                      Activation act = Activation::None, const Tensor& residual = Tensor()) {

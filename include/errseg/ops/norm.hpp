@@ -113,7 +113,7 @@ inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tenso
 }
 
 // nn.GroupNorm: x [N, C, ...], C divisible by groups.
-// Fused: act(group_norm(x)) + residual (residual of x's shape or undefined), applied to each
+// Fused: act(group_norm(x)) + residual (residual of x's shape, of it without dim 0, or undefined), applied to each
 // (n, c) plane as it is written (ERR-Seg's up-decoder: group_norm -> relu).
 inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, const Tensor& bias, float eps,
                          Activation act = Activation::None, const Tensor& residual = Tensor()) {
