@@ -8,11 +8,12 @@
 // An element's activation never depends on where it sits: Eigen evaluates the start of an
 // unaligned span and the last few elements of any span with scalar code, whose exp differs from
 // the vectorised one in the last bit. activate() therefore runs every element through the vector
-// path, in aligned tiles, so a fused activation on a block gives the same bits as the separate
-// op on the whole tensor.
+// path (the aligned body in place, head and tail through a padded aligned tile), so a fused
+// activation on a block gives the same bits as the separate op on the whole tensor.
 #pragma once
 #include <unsupported/Eigen/SpecialFunctions>  // vectorised erf
 
+#include <cstdint>
 #include <cstring>
 
 #include "common.hpp"
@@ -25,24 +26,29 @@ constexpr int64_t kActTile = 256;
 // Logistic function that stays accurate for large |x|: exp only ever sees -|k x| (no overflow),
 // and the negative side is e / (1 + e) rather than 1 - 1 / (1 + e) (no cancellation). The blend
 // (selected by the sign bit of x, k > 0) is branch-free so the compiler vectorises it.
-// times_x: x * sigmoid(k x) (quick_gelu). in and out are distinct aligned tiles.
+// times_x: x * sigmoid(k x) (quick_gelu). n a multiple of the vector width; in may equal out.
 inline void sigmoid_tile(const float* in, float* out, int64_t n, float k, bool times_x) {
-    MapArr(out, n) = (-(k * MapCArr(in, n)).abs()).exp();
-    for (int64_t i = 0; i < n; ++i) {
-        const float e = out[i], r = 1.f / (1.f + e), er = e * r;
-        uint32_t xb, rb, erb;
-        std::memcpy(&xb, &in[i], 4);
-        std::memcpy(&rb, &r, 4);
-        std::memcpy(&erb, &er, 4);
-        const uint32_t neg = uint32_t(int32_t(xb) >> 31);  // all ones when x < 0 (or -0)
-        const uint32_t yb = (erb & neg) | (rb & ~neg);
-        float y;
-        std::memcpy(&y, &yb, 4);
-        out[i] = times_x ? in[i] * y : y;
+    alignas(64) float ebuf[kActTile];
+    for (int64_t s = 0; s < n; s += kActTile) {
+        const int64_t m = std::min(kActTile, n - s);
+        MapArr(ebuf, m) = (-(k * MapCArr(in + s, m)).abs()).exp();
+        for (int64_t i = 0; i < m; ++i) {
+            const float x = in[s + i], e = ebuf[i], r = 1.f / (1.f + e), er = e * r;
+            uint32_t xb, rb, erb;
+            std::memcpy(&xb, &x, 4);
+            std::memcpy(&rb, &r, 4);
+            std::memcpy(&erb, &er, 4);
+            const uint32_t neg = uint32_t(int32_t(xb) >> 31);  // all ones when x < 0 (or -0)
+            const uint32_t yb = (erb & neg) | (rb & ~neg);
+            float y;
+            std::memcpy(&y, &yb, 4);
+            out[s + i] = times_x ? x * y : y;
+        }
     }
 }
 
-// act on one tile: in, out distinct, 64-byte aligned, n a multiple of the vector width.
+// act on n values, n a multiple of the vector width, out 64-byte aligned (so Eigen runs its
+// vector code on every element); in may equal out.
 inline void activation_tile(const float* in, float* out, int64_t n, Activation act) {
     MapCArr a(in, n);
     MapArr o(out, n);
@@ -56,20 +62,25 @@ inline void activation_tile(const float* in, float* out, int64_t n, Activation a
     }
 }
 
-// out[i] = act(in[i]) for n values; in may equal out.
+// out[i] = act(in[i]) for n values; in may equal out. The aligned body runs in place of the
+// output; an unaligned head and the tail (< 16 values) go through an aligned tile, padded.
 inline void activate(const float* in, float* out, int64_t n, Activation act) {
     if (act == Activation::None) {
         if (in != out) std::copy_n(in, n, out);
         return;
     }
-    alignas(64) float src[kActTile], dst[kActTile];
-    for (int64_t s = 0; s < n; s += kActTile) {
-        const int64_t len = std::min(kActTile, n - s), padded = (len + 15) / 16 * 16;
-        std::copy_n(in + s, len, src);
-        std::fill(src + len, src + padded, 0.f);
-        activation_tile(src, dst, padded, act);
-        std::copy_n(dst, len, out + s);
-    }
+    const auto through_tile = [act](const float* i, float* o, int64_t len) {  // len <= 16
+        alignas(64) float t[16] = {};
+        std::copy_n(i, len, t);
+        activation_tile(t, t, 16, act);
+        std::copy_n(t, len, o);
+    };
+    const int64_t misaligned = int64_t(reinterpret_cast<uintptr_t>(out) % 64) / int64_t(sizeof(float));
+    const int64_t head = std::min(n, (16 - misaligned) % 16);  // values before the first aligned one
+    if (head) through_tile(in, out, head);
+    const int64_t body = (n - head) / 16 * 16;
+    if (body) activation_tile(in + head, out + head, body, act);
+    if (head + body < n) through_tile(in + head + body, out + head + body, n - head - body);
 }
 
 // The fused part of an op: act, then + residual, on output blocks. The residual repeats every
