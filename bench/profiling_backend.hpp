@@ -105,6 +105,7 @@ private:
     using T = Tensor;
     using HostTensor = errseg::Tensor;
     using Index = std::vector<int64_t>;
+    using Act = errseg::Activation;
 
 public:
 #define ERRSEG_PROFILED_OP(Ret, name, params, args)                                           \

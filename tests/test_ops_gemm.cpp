@@ -1,5 +1,6 @@
 // matmul / linear against PyTorch (tests/reference/gen_ops.py), strided operands, errors,
 // thread-count invariance.
+#include "error_of.hpp"
 #include "test_ops_util.hpp"
 
 using namespace errseg;
@@ -108,4 +109,22 @@ TEST_CASE("empty and degenerate products") {
     Tensor v = ops::linear(Tensor::full({3}, 1.f), Tensor::full({2, 3}, 2.f), Tensor::full({2}, 0.5f));
     CHECK(v.shape() == Shape{2});
     CHECK(v.data<float>()[1] == 6.5f);
+}
+
+TEST_CASE("fused residual: the output's shape or its shape without the first dim, else an error naming both") {
+    const Tensor x = Tensor::zeros({2, 5, 4}), w = Tensor::zeros({3, 4});
+    CHECK(ops::linear(x, w, Tensor(), Activation::Relu, Tensor::zeros({2, 5, 3})).shape() == Shape({2, 5, 3}));
+    CHECK(ops::linear(x, w, Tensor(), Activation::None, Tensor::zeros({5, 3})).shape() == Shape({2, 5, 3}));
+    CHECK(ops::linear(x, w, Tensor(), Activation::None, Tensor::zeros({1, 5, 3})).shape() == Shape({2, 5, 3}));
+    CHECK(error_of([&] { ops::linear(x, w, Tensor(), Activation::None, Tensor::zeros({2, 1, 3})); }) ==
+          "linear: residual [2, 1, 3] does not match the output [2, 5, 3] (nor its shape without the first dim)");
+    ops::Conv2dParams p;
+    CHECK(error_of([&] {
+              ops::conv2d(Tensor::zeros({2, 4, 3, 3}), Tensor::zeros({5, 4, 1, 1}), Tensor(), p, Activation::Relu6,
+                          Tensor::zeros({2, 5, 9}));
+          }) == "conv2d: residual [2, 5, 9] does not match the output [2, 5, 3, 3] (nor its shape without the first dim)");
+    CHECK(error_of([&] {
+              ops::group_norm(Tensor::zeros({2, 4, 3}), 2, Tensor(), Tensor(), 1e-5f, Activation::None,
+                              Tensor::zeros({3}));
+          }) == "group_norm: residual [3] does not match the output [2, 4, 3] (nor its shape without the first dim)");
 }

@@ -48,6 +48,24 @@ const T* optional_param(const DeviceTensor& t, int64_t n, DType dt, const char* 
     return static_cast<const T*>(t.data());
 }
 
+// Optional residual of a fused epilogue (added after the activation), in the input's dtype:
+// `data` null when undefined; it repeats every `period` output values (fused_residual_period:
+// the output's shape, or broadcast over the first dim).
+struct Residual {
+    const void* data = nullptr;
+    int64_t period = 0;
+    template <class T>
+    const T* as() const {
+        return static_cast<const T*>(data);
+    }
+};
+inline Residual optional_residual(const DeviceTensor& r, const Shape& out_shape, DType dt, const char* op) {
+    if (!r.defined()) return {};
+    const int64_t period = fused_residual_period(r.shape(), out_shape, op);
+    check_same_dtype(r, dt, op, "residual");
+    return {r.data(), period};
+}
+
 template <class T>
 const T* cptr(const DeviceTensor& t) {
     return static_cast<const T*>(t.data());

@@ -7,7 +7,7 @@
 namespace errseg::cuda::ops {
 
 DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, const Conv2dParams& p,
-                    Activation act) {
+                    Activation act, const DeviceTensor& residual) {
     const char* op = "conv2d";
     detail::check_input(x, op, "x");
     detail::check_input(weight, op, "weight");
@@ -18,6 +18,7 @@ DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const Dev
     const int64_t N = cs.N, C = cs.C, H = cs.H, W = cs.W, O = cs.O, kh = cs.kh, kw = cs.kw, Ho = cs.Ho, Wo = cs.Wo;
     ERRSEG_CHECK(N * O * Ho * Wo < (int64_t(1) << 40) && H * W < (int64_t(1) << 31), op, ": tensor too large");
     DeviceTensor out = DeviceTensor::empty({N, O, Ho, Wo}, x.dtype(), x.stream());
+    const detail::Residual res = detail::optional_residual(residual, out.shape(), x.dtype(), op);
     const kernels::ConvGeometry g{int(N), int(C), int(H), int(W), int(O), int(Ho), int(Wo), int(kh), int(kw),
                                   p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups};
     const bool pointwise = kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
@@ -35,18 +36,20 @@ DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const Dev
         ga.c = out.data(), ga.ldc = H * W, ga.batch_stride_c = O * H * W;
         if (bias.defined()) ga.bias = bias.data(), ga.bias_mode = BiasMode::PerRow;
         ga.act = act;
+        if (res.data) ga.residual = res.data, ga.ldr = H * W, ga.batch_stride_r = res.period == out.numel() ? O * H * W : 0;
         gemm(ga, x.dtype(), x.stream());
         return out;
     }
     detail::dispatch_float(x.dtype(), op, [&](auto tag) {
         using T = decltype(tag);
         const T* b = detail::optional_param<T>(bias, O, x.dtype(), op, "bias");
+        const kernels::ResidualArg<T> r{res.as<T>(), res.period};
         if (p.groups == C && weight.size(1) == 1)
-            kernels::launch_depthwise_conv<T>(detail::cptr<T>(x), detail::cptr<T>(weight), b, detail::mptr<T>(out), g,
-                                              act, x.stream());
+            kernels::launch_depthwise_conv<T>(detail::cptr<T>(x), detail::cptr<T>(weight), b, r, detail::mptr<T>(out),
+                                              g, act, x.stream());
         else
-            kernels::launch_conv_implicit_gemm<T>(detail::cptr<T>(x), detail::cptr<T>(weight), b, detail::mptr<T>(out),
-                                                  g, act, x.stream());
+            kernels::launch_conv_implicit_gemm<T>(detail::cptr<T>(x), detail::cptr<T>(weight), b, r,
+                                                  detail::mptr<T>(out), g, act, x.stream());
     });
     ERRSEG_CUDA_CHECK_LAUNCH();
     return out;

@@ -76,11 +76,7 @@ DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const Dev
                      outf, "]");
         detail::check_same_dtype(bias, x.dtype(), op, "bias");
     }
-    if (residual.defined()) {
-        ERRSEG_CHECK(residual.shape() == out_shape, op, ": residual ", shape_str(residual.shape()), ", expected ",
-                     shape_str(out_shape));
-        detail::check_same_dtype(residual, x.dtype(), op, "residual");
-    }
+    const detail::Residual res = detail::optional_residual(residual, out_shape, x.dtype(), op);
     DeviceTensor out = DeviceTensor::empty(out_shape, x.dtype(), x.stream());
     GemmArgs g;
     g.M = rows;
@@ -97,9 +93,18 @@ DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const Dev
         g.bias = bias.data();
         g.bias_mode = BiasMode::PerColumn;
     }
-    if (residual.defined()) {
-        g.residual = residual.data();
+    if (res.data) {
+        g.residual = res.data;
         g.ldr = outf;
+        // A residual repeating every `period` values: one GEMM per repetition, the residual shared.
+        const int64_t rows_per = res.period / std::max<int64_t>(outf, 1);
+        if (rows_per > 0 && rows_per < rows) {
+            g.M = rows_per;
+            g.batch = rows / rows_per;
+            g.batch_stride_a = rows_per * in;
+            g.batch_stride_c = rows_per * outf;
+            g.batch_stride_r = 0;
+        }
     }
     g.act = act;
     gemm(g, x.dtype(), x.stream());

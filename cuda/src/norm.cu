@@ -43,19 +43,21 @@ DeviceTensor layer_norm2d(const DeviceTensor& x, const DeviceTensor& weight, con
 }
 
 DeviceTensor group_norm(const DeviceTensor& x, int groups, const DeviceTensor& weight, const DeviceTensor& bias,
-                        float eps, Activation act) {
+                        float eps, Activation act, const DeviceTensor& residual) {
     const char* op = "group_norm";
     detail::check_input(x, op);
     ERRSEG_CHECK(x.dim() >= 2, op, ": input must be [N, C, ...], got ", shape_str(x.shape()));
     const int64_t N = x.size(0), C = x.size(1), HW = C && N ? x.numel() / (N * C) : 0;
     ERRSEG_CHECK(groups > 0 && C % groups == 0, op, ": ", C, " channels not divisible into ", groups, " groups");
     DeviceTensor out = DeviceTensor::empty(x.shape(), x.dtype(), x.stream());
+    const detail::Residual res = detail::optional_residual(residual, x.shape(), x.dtype(), op);
     detail::dispatch_float(x.dtype(), op, [&](auto tag) {
         using T = decltype(tag);
         kernels::launch_group_norm<T>(detail::cptr<T>(x), detail::mptr<T>(out),
                                       detail::optional_param<T>(weight, C, x.dtype(), op, "weight"),
-                                      detail::optional_param<T>(bias, C, x.dtype(), op, "bias"), N, C, HW, groups, eps,
-                                      act, x.stream());
+                                      detail::optional_param<T>(bias, C, x.dtype(), op, "bias"),
+                                      kernels::ResidualArg<T>{res.as<T>(), res.period},
+                                      N, C, HW, groups, eps, act, x.stream());
     });
     ERRSEG_CUDA_CHECK_LAUNCH();
     return out;

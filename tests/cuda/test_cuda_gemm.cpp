@@ -1,24 +1,13 @@
-// GEMM (SIMT and tensor-core paths) against a double-precision CPU loop: odd sizes that are not
-// multiples of any tile, both B layouts, batches with shared and per-batch B, bias per column /
-// per row, every activation, a residual, and the facade's matmul / linear.
+// The raw GEMM (GemmArgs: SIMT and tensor-core paths forced, bias per column / per row, batches
+// with shared and per-batch B) against the CPU ops: odd sizes that are not multiples of any
+// tile, both B layouts, every activation, a residual. matmul / linear: tests/backend_ops.
 #include "cuda_test_util.hpp"
+#include "errseg/ops.hpp"
 
 using namespace cuda_test;
 namespace ec = errseg::cuda;
 
 namespace {
-
-double act_ref(double x, ec::Activation a) {
-    switch (a) {
-        case ec::Activation::None: return x;
-        case ec::Activation::Gelu: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-        case ec::Activation::QuickGelu: return x / (1 + std::exp(-1.702 * x));
-        case ec::Activation::Relu: return x > 0 ? x : 0;
-        case ec::Activation::Relu6: return std::min(std::max(x, 0.0), 6.0);
-        case ec::Activation::Sigmoid: return 1 / (1 + std::exp(-x));
-    }
-    return x;
-}
 
 struct Case {
     int64_t M, N, K, batch;
@@ -28,27 +17,14 @@ struct Case {
     bool residual;
 };
 
-// Reference on quantised inputs; layouts exactly as GemmArgs describes them.
+// Reference: the CPU ops on the quantised inputs, composed as GemmArgs describes the epilogue.
 Tensor gemm_ref(const Case& c, const Tensor& A, const Tensor& B, const Tensor& bias, const Tensor& R) {
-    Tensor out = Tensor::empty({c.batch, c.M, c.N});
-    const float* a = A.data<float>();
-    const float* b = B.data<float>();
-    float* o = out.data<float>();
-    for (int64_t bt = 0; bt < c.batch; ++bt) {
-        const float* bb = b + (c.shared_b ? 0 : bt * c.K * c.N);
-        for (int64_t m = 0; m < c.M; ++m)
-            for (int64_t n = 0; n < c.N; ++n) {
-                double s = 0;
-                for (int64_t k = 0; k < c.K; ++k)
-                    s += double(a[(bt * c.M + m) * c.K + k]) * double(c.trans_b ? bb[n * c.K + k] : bb[k * c.N + n]);
-                if (c.bias == ec::BiasMode::PerColumn) s += bias.data<float>()[n];
-                if (c.bias == ec::BiasMode::PerRow) s += bias.data<float>()[m];
-                s = act_ref(s, c.act);
-                if (c.residual) s += R.data<float>()[(bt * c.M + m) * c.N + n];
-                o[(bt * c.M + m) * c.N + n] = float(s);
-            }
-    }
-    return out;
+    namespace ops = errseg::ops;
+    Tensor y = ops::matmul(A, c.shared_b ? B.select(0, 0) : B, c.trans_b);  // [batch, M, N]
+    if (c.bias == ec::BiasMode::PerColumn) y = ops::add(y, bias);
+    if (c.bias == ec::BiasMode::PerRow) y = ops::add(y, bias.reshape({c.M, 1}));
+    y = ops::activation(y, c.act);
+    return c.residual ? ops::add(y, R) : y;
 }
 
 void run_case(const Case& c, DType dt, ec::GemmPath path, uint32_t seed) {
@@ -132,48 +108,4 @@ TEST_CASE("gemm: argument errors are reported") {
     g.c = d.data();
     g.ldb = g.ldc = 4;
     CHECK_THROWS_AS(ec::ops::gemm(g, DType::F32, d.stream()), errseg::Error);
-}
-
-TEST_CASE("matmul and linear facade") {
-    for (DType dt : float_types()) {
-        // matmul with per-batch B and with a shared 2-D B (folded into one GEMM).
-        const Tensor a = quantize(rand_tensor({2, 3, 17, 23}, 7), dt);
-        const Tensor b = quantize(rand_tensor({2, 3, 23, 19}, 8), dt);
-        const Tensor b2 = quantize(rand_tensor({19, 23}, 9), dt);  // used with trans_b
-        const Tensor got = down(ec::ops::matmul(up(a, dt), up(b, dt)));
-        const Tensor got2 = down(ec::ops::matmul(up(a, dt), up(b2, dt), true));
-        Tensor want = Tensor::empty({2, 3, 17, 19}), want2 = Tensor::empty({2, 3, 17, 19});
-        for (int64_t bt = 0; bt < 6; ++bt)
-            for (int64_t m = 0; m < 17; ++m)
-                for (int64_t n = 0; n < 19; ++n) {
-                    double s = 0, s2 = 0;
-                    for (int64_t k = 0; k < 23; ++k) {
-                        const double av = a.data<float>()[(bt * 17 + m) * 23 + k];
-                        s += av * b.data<float>()[(bt * 23 + k) * 19 + n];
-                        s2 += av * b2.data<float>()[n * 23 + k];
-                    }
-                    want.data<float>()[(bt * 17 + m) * 19 + n] = float(s);
-                    want2.data<float>()[(bt * 17 + m) * 19 + n] = float(s2);
-                }
-        check_close(got, want, tol_for(dt, 5.0), "matmul batched " + dtype_label(dt));
-        check_close(got2, want2, tol_for(dt, 5.0), "matmul shared trans_b " + dtype_label(dt));
-
-        // linear with bias, GELU and a residual: x [2, 9, 31] -> [2, 9, 45].
-        const Tensor x = quantize(rand_tensor({2, 9, 31}, 10), dt);
-        const Tensor w = quantize(rand_tensor({45, 31}, 11, -0.2f, 0.2f), dt);
-        const Tensor bias = quantize(rand_tensor({45}, 12), dt);
-        const Tensor res = quantize(rand_tensor({2, 9, 45}, 13), dt);
-        const Tensor y = down(ec::ops::linear(up(x, dt), up(w, dt), up(bias, dt), ec::Activation::Gelu, up(res, dt)));
-        Tensor ref = Tensor::empty({2, 9, 45});
-        for (int64_t r = 0; r < 18; ++r)
-            for (int64_t o = 0; o < 45; ++o) {
-                double s = bias.data<float>()[o];
-                for (int64_t i = 0; i < 31; ++i) s += double(x.data<float>()[r * 31 + i]) * w.data<float>()[o * 31 + i];
-                ref.data<float>()[r * 45 + o] = float(act_ref(s, ec::Activation::Gelu) + res.data<float>()[r * 45 + o]);
-            }
-        check_close(y, ref, tol_for(dt, 2.0), "linear " + dtype_label(dt));
-    }
-    // Mixed dtypes are rejected with a message.
-    CHECK_THROWS_AS(ec::ops::linear(up(rand_tensor({2, 4}, 1), DType::F32), up(rand_tensor({3, 4}, 2), DType::F16)),
-                    errseg::Error);
 }

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "errseg/cuda/activation.hpp"
+#include "types.cuh"
 
 namespace errseg::cuda::kernels {
 
@@ -24,5 +25,17 @@ __device__ __forceinline__ float apply_activation(float x, Activation a) {
     }
     return x;
 }
+
+// The fused epilogue of conv2d / group_norm (errseg::ops'): act(v) + residual, the residual
+// repeating every `period` output values (the output's size, or one item of the first dim).
+template <class T>
+struct ResidualArg {
+    const T* p = nullptr;
+    int64_t period = 0;
+    __device__ __forceinline__ float epilogue(float v, Activation act, int64_t i) const {
+        v = apply_activation(v, act);
+        return p ? v + ldg_f32(p + i % period) : v;
+    }
+};
 
 }  // namespace errseg::cuda::kernels

@@ -6,7 +6,7 @@
 // plane; the input tile plus its KS-1 halo is staged once in shared memory (zeros outside the
 // image = zero padding), the KS*KS weights too, and each thread produces 4 outputs of a column.
 // General path: any kernel, stride, dilation, padding and channel multiplier, one thread per
-// output. Bias and an activation are fused into the write in both.
+// output. Bias, an activation and a residual (added after it) are fused into the write in both.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -21,7 +21,7 @@ constexpr int kDwTile = 32, kDwRowsPerThread = 4;  // 32 x 8 threads, 32 x 32 ou
 template <class T, int KS>
 __global__ void __launch_bounds__(kDwTile * (kDwTile / kDwRowsPerThread))
     depthwise_conv_tiled_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
-                                T* __restrict__ y, ConvGeometry g, Activation act) {
+                                ResidualArg<T> residual, T* __restrict__ y, ConvGeometry g, Activation act) {
     constexpr int IN = kDwTile + KS - 1;
     __shared__ float tile[IN][IN + 1];
     __shared__ float wk[KS * KS];
@@ -43,7 +43,8 @@ __global__ void __launch_bounds__(kDwTile * (kDwTile / kDwRowsPerThread))
     __syncthreads();
 
     const float b = bias ? ldg_f32(bias + o) : 0.f;
-    T* yp = y + (int64_t(n) * g.O + o) * g.Ho * g.Wo;
+    const int64_t plane = (int64_t(n) * g.O + o) * g.Ho * g.Wo;
+    T* yp = y + plane;
 #pragma unroll
     for (int rr = 0; rr < kDwRowsPerThread; ++rr) {
         const int ly = ty + rr * (kDwTile / kDwRowsPerThread);
@@ -54,14 +55,15 @@ __global__ void __launch_bounds__(kDwTile * (kDwTile / kDwRowsPerThread))
         for (int ki = 0; ki < KS; ++ki)
 #pragma unroll
             for (int kj = 0; kj < KS; ++kj) s = fmaf(tile[ly + ki][tx + kj], wk[ki * KS + kj], s);
-        yp[int64_t(oy) * g.Wo + ox] = from_f32<T>(apply_activation(s + b, act));
+        const int64_t i = int64_t(oy) * g.Wo + ox;
+        yp[i] = from_f32<T>(residual.epilogue(s + b, act, plane + i));
     }
 }
 
 template <class T>
 __global__ void depthwise_conv_generic_kernel(const T* __restrict__ x, const T* __restrict__ w,
-                                              const T* __restrict__ bias, T* __restrict__ y, ConvGeometry g,
-                                              Activation act) {
+                                              const T* __restrict__ bias, ResidualArg<T> residual,
+                                              T* __restrict__ y, ConvGeometry g, Activation act) {
     const int64_t total = int64_t(g.N) * g.O * g.Ho * g.Wo;
     for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
         const int ox = int(t % g.Wo);
@@ -81,13 +83,13 @@ __global__ void depthwise_conv_generic_kernel(const T* __restrict__ x, const T* 
                 s = fmaf(ldg_f32(xp + int64_t(iy) * g.W + ix), ldg_f32(wp + ki * g.kw + kj), s);
             }
         }
-        y[t] = from_f32<T>(apply_activation(s, act));
+        y[t] = from_f32<T>(residual.epilogue(s, act, t));
     }
 }
 
 template <class T>
-void launch_depthwise_conv(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g, Activation act,
-                           cudaStream_t stream) {
+void launch_depthwise_conv(const T* x, const T* w, const T* bias, ResidualArg<T> residual, T* y, const ConvGeometry& g,
+                           Activation act, cudaStream_t stream) {
     const int64_t total = int64_t(g.N) * g.O * g.Ho * g.Wo;
     if (total == 0) return;
     const bool tiled = g.kh == 7 && g.kw == 7 && g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 && g.dil_w == 1;
@@ -95,11 +97,11 @@ void launch_depthwise_conv(const T* x, const T* w, const T* bias, T* y, const Co
         const int64_t tiles = ceil_div(g.Ho, kDwTile) * ceil_div(g.Wo, kDwTile);
         const dim3 grid(unsigned(tiles), unsigned(g.O), unsigned(g.N));
         depthwise_conv_tiled_kernel<T, 7>
-            <<<grid, dim3(kDwTile, kDwTile / kDwRowsPerThread), 0, stream>>>(x, w, bias, y, g, act);
+            <<<grid, dim3(kDwTile, kDwTile / kDwRowsPerThread), 0, stream>>>(x, w, bias, residual, y, g, act);
     } else {
         const int64_t blocks = ceil_div(total, 256);
         depthwise_conv_generic_kernel<T>
-            <<<unsigned(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(x, w, bias, y, g, act);
+            <<<unsigned(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(x, w, bias, residual, y, g, act);
     }
 }
 

@@ -59,24 +59,25 @@ template <class T>
 struct ConvEpilogue {
     T* y;
     const T* bias;
+    ResidualArg<T> residual;
     int O, Og, groups, P;
     Activation act;
     __device__ void operator()(int batch, int m, int p, float acc) const {
         const int n = batch / groups, o = (batch % groups) * Og + m;
-        const float v = bias ? acc + ldg_f32(bias + o) : acc;
-        y[(int64_t(n) * O + o) * P + p] = from_f32<T>(apply_activation(v, act));
+        const int64_t i = (int64_t(n) * O + o) * P + p;
+        y[i] = from_f32<T>(residual.epilogue(bias ? acc + ldg_f32(bias + o) : acc, act, i));
     }
 };
 
 template <class T>
-void launch_conv_implicit_gemm(const T* x, const T* w, const T* bias, T* y, const ConvGeometry& g, Activation act,
-                               cudaStream_t stream) {
+void launch_conv_implicit_gemm(const T* x, const T* w, const T* bias, ResidualArg<T> residual, T* y, const ConvGeometry& g,
+                               Activation act, cudaStream_t stream) {
     const int Og = g.O / g.groups, Cg = g.C / g.groups;
     const int Kdim = Cg * g.kh * g.kw, P = g.Ho * g.Wo;
     const int64_t batch = int64_t(g.N) * g.groups;
     const ConvWeightLoader<T> la{w, Og, Kdim, g.groups};
     const Im2colLoader<T> lb{x, g, Kdim, P};
-    const ConvEpilogue<T> epi{y, bias, g.O, Og, g.groups, P, act};
+    const ConvEpilogue<T> epi{y, bias, residual, g.O, Og, g.groups, P, act};
     // Few output channels (ERR-Seg's decoder: 16..64) -> the small tile wastes less.
     if (Og >= 96 && P >= 96) launch_simt_gemm<SimtTileLarge>(Og, P, Kdim, batch, la, lb, epi, stream);
     else launch_simt_gemm<SimtTileSmall>(Og, P, Kdim, batch, la, lb, epi, stream);

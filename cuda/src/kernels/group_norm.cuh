@@ -1,6 +1,6 @@
 // GroupNorm (nn.GroupNorm): x [N, C, *spatial], statistics per (n, group) over C/G channels and
 // all positions, biased variance, per-channel affine; an activation (ReLU in ERR-Seg's
-// up-decoder) can be fused into the write. One block per (n, group): two block-wide reductions
+// up-decoder) and a residual (added after it) can be fused into the write. One block per (n, group): two block-wide reductions
 // (mean, then centred sum of squares), then the normalised write. Safe in place.
 #pragma once
 #include <cuda_runtime.h>
@@ -12,8 +12,8 @@ namespace errseg::cuda::kernels {
 
 template <class T>
 __global__ void group_norm_kernel(const T* __restrict__ x, T* y, const T* __restrict__ w,
-                                  const T* __restrict__ b, int C, int64_t HW, int groups, float eps,
-                                  Activation act) {
+                                  const T* __restrict__ b, ResidualArg<T> residual, int C, int64_t HW, int groups,
+                                  float eps, Activation act) {
     __shared__ float scratch[32];
     const int n = blockIdx.x / groups, g = blockIdx.x % groups;
     const int cg = C / groups;
@@ -35,18 +35,18 @@ __global__ void group_norm_kernel(const T* __restrict__ x, T* y, const T* __rest
         float v = (to_f32(xg[i]) - mean) * rstd;
         if (w) v *= ldg_f32(w + c);
         if (b) v += ldg_f32(b + c);
-        yg[i] = from_f32<T>(apply_activation(v, act));
+        yg[i] = from_f32<T>(residual.epilogue(v, act, base + i));
     }
 }
 
 template <class T>
-void launch_group_norm(const T* x, T* y, const T* w, const T* b, int64_t N, int64_t C, int64_t HW, int groups,
-                       float eps, Activation act, cudaStream_t stream) {
+void launch_group_norm(const T* x, T* y, const T* w, const T* b, ResidualArg<T> residual, int64_t N, int64_t C, int64_t HW,
+                       int groups, float eps, Activation act, cudaStream_t stream) {
     if (N <= 0 || C <= 0) return;
     ERRSEG_CHECK(groups > 0 && C % groups == 0, "group_norm: ", C, " channels not divisible into ", groups,
                  " groups");
     ERRSEG_CHECK(N * groups < (int64_t(1) << 31), "group_norm: too many groups");
-    group_norm_kernel<T><<<unsigned(N * groups), 512, 0, stream>>>(x, y, w, b, int(C), HW, groups, eps, act);
+    group_norm_kernel<T><<<unsigned(N * groups), 512, 0, stream>>>(x, y, w, b, residual, int(C), HW, groups, eps, act);
 }
 
 }  // namespace errseg::cuda::kernels

@@ -6,6 +6,11 @@
 //   T            the backend's tensor type (B::Tensor)
 //   HostTensor   errseg::Tensor (upload's input, download's output)
 //   Index        std::vector<int64_t> (permutations, index lists)
+//   Act          errseg::Activation
+// linear / conv2d / group_norm take a fused epilogue: out = act(op(...)) + residual (residual
+// undefined, of the output's shape, or of its shape without the first dim: fused_residual_period,
+// core/shape.hpp), the order of the model's sites (linear -> gelu, x + proj(y), conv -> relu6,
+// conv + guidance, group_norm -> relu); on the CPU the same bits as the separate ops.
 // Uses: errseg::BackendConformance<B> (below) makes the build fail, naming the op, when a
 // backend lacks one or gives it another signature; bench/profiling_backend.hpp generates its
 // timing wrappers from it. CpuBackend and cuda::CudaBackend are checked where they are defined.
@@ -15,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/activation.hpp"
 #include "../core/tensor.hpp"
 #include "../ops/conv_params.hpp"
 
@@ -25,13 +31,16 @@
 #define ERRSEG_BACKEND_FORWARDED_OPS(X)                                                                        \
     X(T, concat, (const std::vector<T>& xs, int64_t dim), (xs, dim))                                           \
     X(T, pad2d, (const T& x, int left, int right, int top, int bottom, float value = 0.f), (x, left, right, top, bottom, value)) \
-    X(T, linear, (const T& x, const T& w, const T& b = T()), (x, w, b))                                        \
+    X(T, linear, (const T& x, const T& w, const T& b = T(), Act act = Act::None, const T& residual = T()),    \
+      (x, w, b, act, residual))                                                                                \
     X(T, matmul, (const T& a, const T& b, bool trans_b = false), (a, b, trans_b))                              \
-    X(T, conv2d, (const T& x, const T& w, const T& b, const ::errseg::ops::Conv2dParams& p), (x, w, b, p))     \
+    X(T, conv2d, (const T& x, const T& w, const T& b, const ::errseg::ops::Conv2dParams& p, Act act = Act::None, \
+                  const T& residual = T()), (x, w, b, p, act, residual))                                       \
     X(T, conv_transpose2d, (const T& x, const T& w, const T& b, const ::errseg::ops::ConvTranspose2dParams& p), (x, w, b, p)) \
     X(T, layer_norm, (const T& x, const T& w, const T& b, float eps), (x, w, b, eps))                          \
     X(T, layer_norm2d, (const T& x, const T& w, const T& b, float eps), (x, w, b, eps))                        \
-    X(T, group_norm, (const T& x, int groups, const T& w, const T& b, float eps), (x, groups, w, b, eps))      \
+    X(T, group_norm, (const T& x, int groups, const T& w, const T& b, float eps, Act act = Act::None,          \
+                      const T& residual = T()), (x, groups, w, b, eps, act, residual))                         \
     X(T, l2_normalize, (const T& x, float eps), (x, eps))                                                      \
     X(T, gelu, (const T& x), (x))                                                                              \
     X(T, quick_gelu, (const T& x), (x))                                                                        \
@@ -73,6 +82,7 @@
     using T = Tensor;                                  \
     using HostTensor = ::errseg::Tensor;               \
     using Index = std::vector<int64_t>;                \
+    using Act = ::errseg::Activation;                  \
     ERRSEG_BACKEND_FORWARDED_OPS(ERRSEG_DETAIL_FORWARD_OP)
 // clang-format on
 
@@ -94,6 +104,7 @@ struct BackendConformance {
     using T = typename B::Tensor;
     using HostTensor = errseg::Tensor;
     using Index = std::vector<int64_t>;
+    using Act = errseg::Activation;
 #define ERRSEG_DETAIL_CHECK_OP(Ret, name, params, args)                                                    \
     static auto name params -> decltype(B::name args);                                                     \
     static_assert(std::is_same_v<typename backend_detail::ReturnOf<decltype(&BackendConformance::name)>::type, \

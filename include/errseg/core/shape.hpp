@@ -89,4 +89,19 @@ inline DimSplit split_at(const Shape& shape, int64_t dim) {
     return s;
 }
 
+// The residual of a fused epilogue (linear / conv2d / group_norm, every backend): it must have the
+// output's shape, or (leading 1s aside) the output's shape without the first dim, broadcast over
+// it as the model's guidance terms are broadcast over classes. Returns the number of output
+// values after which it repeats.
+inline int64_t fused_residual_period(const Shape& residual, const Shape& out, const char* op) {
+    size_t lead = 0;
+    while (lead < residual.size() && residual[lead] == 1 && residual.size() - lead + 1 > out.size()) ++lead;
+    const Shape r(residual.begin() + int64_t(lead), residual.end());
+    const bool whole = r == out;
+    const bool per_item = out.size() >= 2 && r == Shape(out.begin() + 1, out.end());
+    ERRSEG_CHECK(whole || per_item, op, ": residual ", shape_str(residual), " does not match the output ",
+                 shape_str(out), " (nor its shape without the first dim)");
+    return shape_numel(r);
+}
+
 }  // namespace errseg

@@ -7,7 +7,7 @@
 //  * Every float tensor given to one op (input, weight, bias...) must have the same dtype;
 //    upload the weights in the model's compute dtype (upload_weights(..., DType::F16)).
 //  * Ops are asynchronous on the stream of their first input; to_host() synchronises.
-//  * Some ops take an extra fused epilogue (activation, residual) the CPU ops do not have.
+//  * linear / conv2d / group_norm take the fused epilogue of the CPU ops (act, then + residual).
 //
 // Host-only header: plain C++ callers link errseg::cuda and need no nvcc. The kernels are
 // private to the library (cuda/src/kernels/).
@@ -37,9 +37,11 @@ DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const Dev
 using errseg::ops::Conv2dParams;  // the CPU ops' struct (ops/conv_params.hpp)
 // x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
 // Depthwise (groups == C, O == C) runs a direct kernel; 1x1/stride 1 runs the GEMM; the
-// rest runs as an implicit GEMM (no im2col buffer). `act` is fused into the write.
+// rest runs as an implicit GEMM (no im2col buffer). Fused into the write: act(conv + bias) +
+// residual ([N, O, Ho, Wo] or undefined).
 DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias,
-                    const Conv2dParams& p, Activation act = Activation::None);
+                    const Conv2dParams& p, Activation act = Activation::None,
+                    const DeviceTensor& residual = DeviceTensor());
 
 using errseg::ops::ConvTranspose2dParams;
 // nn.ConvTranspose2d: weight [C, O/groups, kh, kw] -> [N, O, Ho, Wo] (dilation 1).
@@ -49,8 +51,9 @@ DeviceTensor conv_transpose2d(const DeviceTensor& x, const DeviceTensor& weight,
 // ---- normalisations (norm.cu) ----
 DeviceTensor layer_norm(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, float eps);
 DeviceTensor layer_norm2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, float eps);
+// Fused into the write: act(group_norm(x)) + residual (x's shape or undefined).
 DeviceTensor group_norm(const DeviceTensor& x, int groups, const DeviceTensor& weight, const DeviceTensor& bias,
-                        float eps, Activation act = Activation::None);
+                        float eps, Activation act = Activation::None, const DeviceTensor& residual = DeviceTensor());
 DeviceTensor l2_normalize(const DeviceTensor& x, float eps = 1e-12f);  // last dim, F.normalize
 
 // ---- elementwise (elementwise.cu) ----

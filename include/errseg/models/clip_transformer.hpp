@@ -17,11 +17,6 @@
 
 namespace errseg::models {
 
-template <class B = CpuBackend>
-typename B::Tensor activate(const typename B::Tensor& x, Activation act) {
-    return act == Activation::Gelu ? B::gelu(x) : B::quick_gelu(x);
-}
-
 template <class B>
 struct ResidualAttentionBlockOn {
     using T = typename B::Tensor;
@@ -56,9 +51,8 @@ struct ResidualAttentionBlockOn {
         h = B::multi_head_self_attention(h, in_proj_w, in_proj_b, out_proj_w, out_proj_b, heads, causal);
         const T y = B::add(x, h);
         h = B::layer_norm(y, ln2_w, ln2_b, eps);
-        h = activate<B>(B::linear(h, fc_w, fc_b), act);
-        h = B::linear(h, proj_w, proj_b);
-        return B::add(y, h);
+        h = B::linear(h, fc_w, fc_b, act);                     // c_fc -> gelu / quick_gelu
+        return B::linear(h, proj_w, proj_b, Activation::None, y);  // y + c_proj(h)
     }
 };
 

@@ -137,7 +137,7 @@ public:
     // OpenCLIP's projection head on channel vectors: [..., C3] -> [..., E].
     T head(const T& x) const {
         if (cfg_.head == "linear") return B::linear(x, proj_w_, proj_b_);
-        const T h = B::gelu(B::linear(x, mlp_fc1_w_, mlp_fc1_b_));
+        const T h = B::linear(x, mlp_fc1_w_, mlp_fc1_b_, Activation::Gelu);
         return B::linear(h, mlp_fc2_w_, mlp_fc2_b_);
     }
 
@@ -175,7 +175,7 @@ private:
         p.groups = int(x.size(1));
         T y = B::permute(B::conv2d(x, b.dw_w, b.dw_b, p), {0, 2, 3, 1});
         y = B::layer_norm(y, b.norm_w, b.norm_b, cfg_.eps);
-        y = B::gelu(B::linear(y, b.fc1_w, b.fc1_b));
+        y = B::linear(y, b.fc1_w, b.fc1_b, Activation::Gelu);
         y = B::mul(B::linear(y, b.fc2_w, b.fc2_b), b.gamma);
         return B::add(x, B::permute(y, {0, 3, 1, 2}));
     }

@@ -4,13 +4,17 @@
 #include "conv_params.hpp"
 #include "detail/common.hpp"
 #include "detail/conv_kernels.hpp"
+#include "detail/epilogue.hpp"
 
 namespace errseg::ops {
 
 // x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
 // Depthwise (groups == C == O) takes a direct path; 1x1 stride-1 convs are plain GEMMs; the
 // general case is im2col (in tiles of output pixels) + GEMM.
-inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& p) {
+// Fused: act(conv + bias) + residual (residual [N, O, Ho, Wo], [O, Ho, Wo] or undefined), applied to each
+// output block as the kernel finishes it (ERR-Seg's conv -> relu6 and conv + guidance).
+inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias, const Conv2dParams& p,
+                     Activation act = Activation::None, const Tensor& residual = Tensor()) {
     detail::check_dim(x_in, 4, "conv2d", "input", "[N, C, H, W]");
     const Conv2dShape cs = conv2d_shape(x_in.shape(), weight_in.shape(), p);
     const int64_t N = cs.N, C = cs.C, O = cs.O;
@@ -25,15 +29,18 @@ inline Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
     Tensor bk;
     const float* b = detail::optional_vec(bias, O, "conv2d", "bias", bk);
     Tensor out = Tensor::empty({N, O, g.Ho, g.Wo});
+    Tensor rkeep;
+    const detail::Epilogue epi = detail::make_epilogue(act, residual, out, "conv2d", rkeep);
     if (out.numel() == 0) return out;
+    const detail::Epilogue* fused = epi.empty() ? nullptr : &epi;
     if (p.groups == C && O == C)
-        detail::conv2d_depthwise(g, detail::cdata(x), detail::cdata(w), b, out.data<float>());
+        detail::conv2d_depthwise(g, detail::cdata(x), detail::cdata(w), b, out.data<float>(), fused);
     else {
         // Under --precision bf16 the weight [O, C k k] is packed once (grouped convs stay fp32).
         const int64_t K = C * g.kh * g.kw;
         const detail::Bf16Weight wb =
             p.groups == 1 ? detail::bf16_weight(w, {detail::cdata(w), K, false}, /*as_a=*/true, O, K) : nullptr;
-        detail::conv2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>(), wb.get());
+        detail::conv2d_gemm(g, detail::cdata(x), detail::cdata(w), b, out.data<float>(), wb.get(), fused);
     }
     return out;
 }

@@ -1,56 +1,25 @@
 // Activations and elementwise arithmetic. Binary ops broadcast numpy-style.
 #pragma once
-#include <unsupported/Eigen/SpecialFunctions>  // vectorised erf
-
-#include <cstring>
-
 #include "../core.hpp"
 #include "detail/broadcast.hpp"
-#include "detail/isa_kernels.hpp"
+#include "detail/epilogue.hpp"
 
 namespace errseg::ops {
 
 namespace detail {
-
-// Logistic function of k x (k > 0), accurate for large |x| (vmath_body.inl, active ISA).
-inline void sigmoid_block(const float* in, float* out, int64_t n, float k = 1.f) {
-    on_cpu_isa([&](auto isa) { sigmoid_block(isa, in, out, n, k); });
+// Every activation runs through detail::activate (epilogue.hpp): the same bits as the fused forms.
+inline Tensor activation_op(const Tensor& x, Activation act, const char* op) {
+    return unary_op(x, op, [act](const float* in, float* out, int64_t n) { activate(in, out, n, act); });
 }
-
 }  // namespace detail
 
 // Exact GELU: 0.5 x (1 + erf(x / sqrt 2)).
-inline Tensor gelu(const Tensor& x) {
-    return detail::unary_op(x, "gelu", [](const float* in, float* out, int64_t n) {
-        detail::on_cpu_isa([&](auto isa) { gelu_block(isa, in, out, n); });  // vmath_body.inl
-    });
-}
-
+inline Tensor gelu(const Tensor& x) { return detail::activation_op(x, Activation::Gelu, "gelu"); }
 // x * sigmoid(1.702 x) (OpenAI CLIP).
-inline Tensor quick_gelu(const Tensor& x) {
-    return detail::unary_op(x, "quick_gelu", [](const float* in, float* out, int64_t n) {
-        detail::sigmoid_block(in, out, n, 1.702f);
-        detail::MapArr(out, n) *= detail::MapCArr(in, n);
-    });
-}
-
-inline Tensor relu(const Tensor& x) {
-    return detail::unary_op(x, "relu", [](const float* in, float* out, int64_t n) {
-        detail::MapArr(out, n) = detail::MapCArr(in, n).max(0.f);
-    });
-}
-
-inline Tensor relu6(const Tensor& x) {
-    return detail::unary_op(x, "relu6", [](const float* in, float* out, int64_t n) {
-        detail::MapArr(out, n) = detail::MapCArr(in, n).max(0.f).min(6.f);
-    });
-}
-
-inline Tensor sigmoid(const Tensor& x) {
-    return detail::unary_op(x, "sigmoid", [](const float* in, float* out, int64_t n) {
-        detail::sigmoid_block(in, out, n);
-    });
-}
+inline Tensor quick_gelu(const Tensor& x) { return detail::activation_op(x, Activation::QuickGelu, "quick_gelu"); }
+inline Tensor relu(const Tensor& x) { return detail::activation_op(x, Activation::Relu, "relu"); }
+inline Tensor relu6(const Tensor& x) { return detail::activation_op(x, Activation::Relu6, "relu6"); }
+inline Tensor sigmoid(const Tensor& x) { return detail::activation_op(x, Activation::Sigmoid, "sigmoid"); }
 
 // Any errseg::Activation by value (None: a copy), as the GPU epilogues apply them.
 inline Tensor activation(const Tensor& x, Activation act) {

@@ -127,7 +127,10 @@ inline Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool trans_b = fals
 }
 
 // PyTorch nn.Linear: x [..., in], weight [out, in], optional bias [out] -> [..., out].
-inline Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias = Tensor()) {
+// Fused: act(x W^T + b) + residual (residual [..., out], [...] without the first dim, or undefined), applied to each GEMM
+// block as it is finished (the model's linear -> gelu and x + proj(y) in one pass).
+inline Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias = Tensor(),
+                     Activation act = Activation::None, const Tensor& residual = Tensor()) {
     ERRSEG_CHECK(x_in.defined() && weight_in.defined(), "linear: undefined input or weight");
     ERRSEG_CHECK(x_in.dim() >= 1 && weight_in.dim() == 2, "linear: expected x [..., in] and weight [out, in], got ",
                  shape_str(x_in.shape()), " and ", shape_str(weight_in.shape()));
@@ -143,13 +146,15 @@ inline Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
     oshape.back() = outf;
     Tensor out = Tensor::empty(oshape);
     const int64_t M = in > 0 ? x.numel() / in : shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));
+    Tensor rkeep;
+    const detail::Epilogue epi = detail::make_epilogue(act, residual, out, "linear", rkeep);
     if (out.numel() == 0) return out;
     float* o = out.data<float>();
     detail::MatArg wm = detail::matrix_operand(w, true);
     if (bp) detail::fill_rows(o, M, outf, bp);
     const detail::Bf16Weight wb = detail::bf16_weight(w, wm, /*as_a=*/false, outf, in);
     detail::gemm_at(wb != nullptr, M, outf, in, {detail::cdata(x), in, false}, wm, o, outf, bp != nullptr, nullptr,
-                    wb.get());
+                    wb.get(), epi.empty() ? nullptr : &epi);
     return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "../core.hpp"
 #include "detail/common.hpp"
+#include "detail/epilogue.hpp"
 #include "detail/isa_kernels.hpp"
 
 namespace errseg::ops {
@@ -96,7 +97,10 @@ inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tenso
 }
 
 // nn.GroupNorm: x [N, C, ...], C divisible by groups.
-inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, const Tensor& bias, float eps) {
+// Fused: act(group_norm(x)) + residual (residual of x's shape, of it without dim 0, or undefined), applied to each
+// (n, c) plane as it is written (ERR-Seg's up-decoder: group_norm -> relu).
+inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, const Tensor& bias, float eps,
+                         Activation act = Activation::None, const Tensor& residual = Tensor()) {
     ERRSEG_CHECK(x_in.defined() && x_in.dim() >= 2, "group_norm: input must be [N, C, ...], got ",
                  x_in.defined() ? shape_str(x_in.shape()) : std::string("undefined"));
     Tensor x = detail::f32_contig(x_in, "group_norm");
@@ -108,6 +112,8 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
     const float* w = detail::optional_vec(weight, C, "group_norm", "weight", wk);
     const float* b = detail::optional_vec(bias, C, "group_norm", "bias", bk);
     Tensor out = Tensor::empty(x.shape());
+    Tensor rkeep;
+    const detail::Epilogue epi = detail::make_epilogue(act, residual, out, "group_norm", rkeep);
     if (out.numel() == 0) return out;
     const float* src = detail::cdata(x);
     float* dst = out.data<float>();
@@ -131,6 +137,7 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
             const float s = grstd[size_t(g)] * (w ? w[c] : 1.f);
             const float k = gshift[size_t(g)], m = gmean[size_t(g)], sh = b ? b[c] : 0.f;
             detail::MapArr(dst + nc * P, P) = ((detail::MapCArr(src + nc * P, P) - k) - m) * s + sh;
+            if (!epi.empty()) epi(dst + nc * P, 1, P, P);
         }
     });
     return out;

@@ -52,7 +52,8 @@ public:
 
     // x [K, C, H, W], text_guidance [K, C] (row k belongs to class map k) -> [K, C, H, W].
     T forward(const T& x, const T& text_guidance) const {
-        const auto linear = [](const T& in, const Affine& a) { return errseg_detail::linear<B>(in, a); };
+        const auto linear = [](const T& in, const Affine& a, Activation act = Activation::None,
+                               const T& residual = T()) { return errseg_detail::linear<B>(in, a, act, residual); };
         ERRSEG_CHECK(x.dim() == 4 && x.size(1) == dim_, "class fusion: expected [K, ", dim_, ", H, W], got ",
                      shape_str(x.shape()));
         ERRSEG_CHECK(text_guidance.dim() == 2 && text_guidance.size(0) == x.size(0) &&
@@ -70,17 +71,17 @@ public:
         // The text-guidance halves of q and k (bias included) are the same at every position.
         const T q_text = B::linear(text_guidance, q_.guidance_weight, q_.bias);  // [K, C]
         const T k_text = B::linear(text_guidance, k_.guidance_weight, k_.bias);
-        const T q = B::add(B::linear(zn, q_.feature_weight), q_text);          // [L, K, C]
-        const T k = B::add(B::linear(zn, k_.feature_weight), k_text);
+        const T q = B::linear(zn, q_.feature_weight, T(), Activation::None, q_text);  // [L, K, C]
+        const T k = B::linear(zn, k_.feature_weight, T(), Activation::None, k_text);
         const T v = linear(zn, v_);
 
         const float scale = float(1.0 / std::sqrt(double(C / heads_)));
-        B::add_(z, linear(B::attention_tokens(q, k, v, heads_, scale), proj_));
+        z = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, z);
 
         // Gated MLP with a ReLU6 after fc3.
         const T hn = B::layer_norm(z, norm2_.weight, norm2_.bias, kLayerNormEps);
-        const T u = B::mul(B::relu6(linear(hn, fc1_)), linear(hn, fc2_));
-        B::add_(z, B::relu6(linear(u, fc3_)));
+        const T u = B::mul(linear(hn, fc1_, Activation::Relu6), linear(hn, fc2_));
+        z = linear(u, fc3_, Activation::Relu6, z);
 
         // Back to [K, C, h, w], upsampled with align_corners = True, residual at full resolution.
         const T z_map = B::permute(z.reshape({h, w, K, C}), {2, 3, 0, 1});

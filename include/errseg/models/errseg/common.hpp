@@ -82,17 +82,19 @@ inline ops::Conv2dParams conv_params(int stride, int pad, int groups = 1) {
     return p;
 }
 
-// Conv with PyTorch weight layout [O, C/groups, k, k]; "same" padding for odd k when pad < 0.
+// Conv with PyTorch weight layout [O, C/groups, k, k], "same" padding for odd k, and the fused
+// activation of the conv op.
 template <class B>
-typename B::Tensor conv(const typename B::Tensor& x, const Affine<B>& a, int stride = 1, int pad = -1,
-                        int groups = 1) {
-    if (pad < 0) pad = int(a.weight.size(-1) / 2);
-    return B::conv2d(x, a.weight, a.bias, conv_params(stride, pad, groups));
+typename B::Tensor conv(const typename B::Tensor& x, const Affine<B>& a, Activation act = Activation::None) {
+    const int pad = int(a.weight.size(-1) / 2);
+    return B::conv2d(x, a.weight, a.bias, conv_params(1, pad), act);
 }
 
+// nn.Linear with the fused epilogue of the linear op: act(x W^T + b) + residual.
 template <class B>
-typename B::Tensor linear(const typename B::Tensor& x, const Affine<B>& a) {
-    return B::linear(x, a.weight, a.bias);
+typename B::Tensor linear(const typename B::Tensor& x, const Affine<B>& a, Activation act = Activation::None,
+                          const typename B::Tensor& residual = typename B::Tensor()) {
+    return B::linear(x, a.weight, a.bias, act, residual);
 }
 
 // Feature maps [N, C, H, W] <-> token sequences [N, H*W, C] (row-major positions).

@@ -85,7 +85,9 @@ public:
 
     // Stage outputs of the CLIP image tower, [1, C, H, W] each.
     ImageGuidanceOf<T> forward(const T& os32, const T& os16, const T& os8, const T& os4) const {
-        const auto conv = [](const T& x, const Affine& a) { return errseg_detail::conv<B>(x, a); };
+        const auto conv = [](const T& x, const Affine& a, Activation act = Activation::None) {
+            return errseg_detail::conv<B>(x, a, act);
+        };
         const T g32 = B::clamp(os32, -kClamp, kClamp);
         const T g16 = B::clamp(os16, -kClamp, kClamp);
         const T g8 = B::clamp(os8, -kClamp, kClamp);
@@ -93,12 +95,12 @@ public:
 
         ImageGuidanceOf<T> out;
         // H6: decoder guidance.
-        out.decoder[0] = B::relu6(conv(g16, decoder_[0]));
-        out.decoder[1] = B::relu6(conv(g8, decoder_[1]));
-        out.decoder[2] = B::relu6(conv(g4, decoder_[2]));
+        out.decoder[0] = conv(g16, decoder_[0], Activation::Relu6);
+        out.decoder[1] = conv(g8, decoder_[1], Activation::Relu6);
+        out.decoder[2] = conv(g4, decoder_[2], Activation::Relu6);
         // H7: aggregation guidance, os32 brought to the stride-16 grid.
-        const T p32 = B::relu6(conv(g32, aggregation_[0]));
-        const T p16 = B::relu6(conv(g16, aggregation_[1]));
+        const T p32 = conv(g32, aggregation_[0], Activation::Relu6);
+        const T p16 = conv(g16, aggregation_[1], Activation::Relu6);
         const T p32_up = B::resize_bilinear(p32, p16.size(2), p16.size(3), /*align_corners=*/false);
         out.aggregation = conv(B::scale(B::add(p32_up, p16), 0.5f), aggregation_fusion_);
         return out;
@@ -126,7 +128,7 @@ public:
         ERRSEG_CHECK(text.dim() == 2, "text guidance: expected [K, E] embeddings, got ", shape_str(text.shape()));
         // Mean over the P = 1 prompt templates is the identity; then divide by the L2 norm
         // (a plain division, no epsilon).
-        return B::gelu(errseg_detail::linear<B>(B::normalize_rows(text), proj_));
+        return errseg_detail::linear<B>(B::normalize_rows(text), proj_, Activation::Gelu);
     }
 
 private:

@@ -98,14 +98,15 @@ private:
     }
 
     T forward_classes(const T& x_map, const GuidanceTerms& g) const {
-        const auto linear = [](const T& in, const Affine& a) { return errseg_detail::linear<B>(in, a); };
+        const auto linear = [](const T& in, const Affine& a, Activation act = Activation::None,
+                               const T& residual = T()) { return errseg_detail::linear<B>(in, a, act, residual); };
         const int64_t H = x_map.size(2), W = x_map.size(3);
 
         T x = errseg_detail::map_to_tokens<B>(x_map);  // [n, N, C]
         const T xn = B::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
 
         // Queries from [xn, g].
-        const T q = B::add(B::linear(xn, q_.feature_weight), g.q);  // [n, N, C]
+        const T q = B::linear(xn, q_.feature_weight, T(), Activation::None, g.q);  // [n, N, C]
 
         // Keys from [xn, g] and values from xn, on the reduced grid when sr > 1.
         T k, v;
@@ -113,7 +114,7 @@ private:
             const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
             // [n, C, H, W], made dense once for both reduction convs.
             const T xn_map = B::contiguous(errseg_detail::tokens_as_map_view<B>(xn, H, W));
-            const T k_map = B::add(B::conv2d(xn_map, sr_k_.feature_weight, T(), sr), g.k);
+            const T k_map = B::conv2d(xn_map, sr_k_.feature_weight, T(), sr, Activation::None, g.k);
             const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
                                              norm_k_.bias, kLayerNormEps);
             k = linear(k_tokens, k_);
@@ -122,17 +123,17 @@ private:
                                              norm_v_.bias, kLayerNormEps);
             v = linear(v_tokens, v_);
         } else {
-            k = B::add(B::linear(xn, k_split_.feature_weight), g.k);
+            k = B::linear(xn, k_split_.feature_weight, T(), Activation::None, g.k);
             v = linear(xn, v_);
         }
 
         // Multi-head softmax attention, heads = contiguous channel groups of size d.
         const float scale = float(1.0 / std::sqrt(double(dim_ / heads_)));
-        B::add_(x, linear(B::attention_tokens(q, k, v, heads_, scale), proj_));
+        x = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, x);
 
         // Gated MLP followed by a depthwise 7x7 conv on the token map.
         const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
-        T u = B::mul(B::relu6(linear(h, fc1_)), linear(h, fc2_));
+        T u = B::mul(linear(h, fc1_, Activation::Relu6), linear(h, fc2_));
         u = linear(u, fc3_);
         const int64_t n = u.size(0);  // the depthwise conv runs on the token layout directly
         u = B::conv2d_depthwise_nhwc(u.reshape({n, H, W, dim_}), dwconv_.weight, dwconv_.bias, 3, 3);

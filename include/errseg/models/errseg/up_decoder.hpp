@@ -69,10 +69,10 @@ public:
                      "up-decoder: features ", shape_str(y.shape()), " and guidance ",
                      shape_str(guidance_term.shape()), " differ in size (crop size must be a multiple of 16)");
         const ops::Conv2dParams same = errseg_detail::conv_params(1, 1);
-        y = B::add(B::conv2d(y, fuse_.feature_weight, T(), same), guidance_term);
-        y = B::relu(B::group_norm(y, groups_, norm0_.weight, norm0_.bias, kGroupNormEps));
+        y = B::conv2d(y, fuse_.feature_weight, T(), same, Activation::None, guidance_term);
+        y = B::group_norm(y, groups_, norm0_.weight, norm0_.bias, kGroupNormEps, Activation::Relu);
         y = B::conv2d(y, conv1_.weight, T(), same);
-        return B::relu(B::group_norm(y, groups_, norm1_.weight, norm1_.bias, kGroupNormEps));
+        return B::group_norm(y, groups_, norm1_.weight, norm1_.bias, kGroupNormEps, Activation::Relu);
     }
 
 private:

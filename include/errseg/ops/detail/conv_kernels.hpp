@@ -61,9 +61,10 @@ inline void im2col_tile(const ConvGeom& g, const float* x, int64_t cg, int64_t p
 }
 
 // General grouped convolution: tasks over (image, group, tile of output pixels).
-// w_bf16: the weight packed for the bf16 GEMM (groups == 1, --precision bf16), else null.
+// w_bf16: the weight packed for the bf16 GEMM (groups == 1, --precision bf16), else null;
+// epi (if any) runs on each finished GEMM block of the output.
 inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
-                        const Bf16Packed* w_bf16 = nullptr) {
+                        const Bf16Packed* w_bf16 = nullptr, const Epilogue* epi = nullptr) {
     const int64_t cg = g.C / g.groups, og = g.O / g.groups, K = cg * g.kh * g.kw, P = g.Ho * g.Wo;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
     // Tile of output pixels: an im2col buffer of about 128k floats, at least 256 columns, and
@@ -96,14 +97,17 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
                 im2col_tile(g, xg, cg, p0, len, col);
                 bm = {col, len, false};
             }
-            gemm_at(w_bf16 != nullptr, og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true, w_bf16);
+            gemm_at(w_bf16 != nullptr, og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true, w_bf16, nullptr,
+                    epi);
         }
     });
 }
 
 // Depthwise (one filter per channel): per plane, pad into a scratch buffer, then accumulate
 // the kernel taps as vectorisable multiply-adds over output rows.
-inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out) {
+// epi (if any) runs on each finished plane.
+inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, const float* bias, float* out,
+                             const Epilogue* epi = nullptr) {
     // K x K, stride 1, no dilation, K = 3, 5, 7: dw_plane_s1 (depthwise_body.inl).
     const bool fast = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
                       (g.kw == 7 || g.kw == 3 || g.kw == 5);
@@ -132,6 +136,7 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
             const float b = bias ? bias[c] : 0.f;
             if (fast) {
                 on_cpu_isa([&](auto isa) { dw_plane_s1(isa, int(g.kw), pad, Wp, wc, b, dst, g.Ho, g.Wo); });
+                if (epi) (*epi)(dst, 1, P, P);
                 continue;
             }
             // General stride / dilation: one strided multiply-add pass per tap.
@@ -150,6 +155,7 @@ inline void conv2d_depthwise(const ConvGeom& g, const float* x, const float* w, 
                     }
                 }
             }
+            if (epi) (*epi)(dst, 1, P, P);
         }
     });
 }

@@ -3,6 +3,7 @@
 // active instruction set (isa_kernels.hpp), or Eigen's, single-threaded, where that is unavailable.
 #pragma once
 #include "common.hpp"
+#include "epilogue.hpp"
 #include "isa_kernels.hpp"
 
 namespace errseg::ops::detail {
@@ -38,15 +39,20 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
 #endif
 }
 
-// C[M, N] (+)= op(A)[M, K] * op(B)[K, N]. Splits the larger of M and N into one block per
-// thread; nested inside another parallel_for it simply runs inline.
+// C[M, N] (+)= op(A)[M, K] * op(B)[K, N], then the epilogue `epi` (if any) on each block the
+// moment it is done. Splits the larger of M and N into one block per thread; nested inside
+// another parallel_for it simply runs inline.
 inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, int64_t ldc,
-                 bool accumulate = false) {
+                 bool accumulate = false, const Epilogue* epi = nullptr) {
     if (M <= 0 || N <= 0) return;
+    const auto block = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        gemm_block(r0, r1, c0, c1, K, a, b, c, ldc, accumulate);
+        if (epi) (*epi)(c + r0 * ldc + c0, r1 - r0, c1 - c0, ldc);
+    };
     const int64_t flops = M * N * std::max<int64_t>(K, 1);
     const int threads = get_num_threads();
     if (threads <= 1 || flops < (1 << 18)) {
-        gemm_block(0, M, 0, N, K, a, b, c, ldc, accumulate);
+        block(0, M, 0, N);
         return;
     }
     // Results never depend on the thread count: the built-in kernel (sgemm_body.inl) sums every
@@ -60,7 +66,7 @@ inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, 
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
             for (int64_t i = b0; i < b1; ++i) {
                 int64_t r0 = (M * i / blocks) / 24 * 24, r1 = i + 1 == blocks ? M : (M * (i + 1) / blocks) / 24 * 24;
-                gemm_block(r0, r1, 0, N, K, a, b, c, ldc, accumulate);
+                block(r0, r1, 0, N);
             }
         });
     } else {
@@ -68,7 +74,7 @@ inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, 
         parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
             for (int64_t i = b0; i < b1; ++i) {
                 int64_t c0 = (N * i / blocks) / 48 * 48, c1 = i + 1 == blocks ? N : (N * (i + 1) / blocks) / 48 * 48;
-                gemm_block(0, M, c0, c1, K, a, b, c, ldc, accumulate);
+                block(0, M, c0, c1);
             }
         });
     }

@@ -91,12 +91,18 @@ struct SigmoidFn {
     }
 };
 
+// x * sigmoid(1.702 x) (OpenAI CLIP's QuickGELU).
+struct QuickGeluFn {
+    Vec operator()(Vec x) const { return x * SigmoidFn{1.702f}(x); }
+};
+
 inline void exp_block(Tag, const float* in, float* out, int64_t n) { map_block(in, out, n, VexpFn{}); }
 inline void erf_block(Tag, const float* in, float* out, int64_t n) { map_block(in, out, n, VerfFn{}); }
 inline void gelu_block(Tag, const float* in, float* out, int64_t n) { map_block(in, out, n, GeluFn{}); }
 inline void sigmoid_block(Tag, const float* in, float* out, int64_t n, float k) {
     map_block(in, out, n, SigmoidFn{k});
 }
+inline void quick_gelu_block(Tag, const float* in, float* out, int64_t n) { map_block(in, out, n, QuickGeluFn{}); }
 
 // In-place stable softmax of one contiguous row: exp(x - max) / sum. A row that is entirely
 // -inf (fully masked) becomes NaN, as in PyTorch.
