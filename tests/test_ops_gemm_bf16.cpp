@@ -168,6 +168,30 @@ TEST_CASE("linear, conv2d and matmul under CpuPrecisionScope(BF16) match fp32 wi
     CHECK(optest::check_close(conv, conv32, 1, 1, "conv differs").max_abs > 0);
 }
 
+TEST_CASE("under bf16 the fused activation and residual equal the separate ops on the bf16 result") {
+    if (!cpu_bf16_supported()) {
+        MESSAGE("skipped: ", detail::cpu_bf16_missing_reason());
+        return;
+    }
+    using errseg_test::rand_tensor;
+    const Tensor x = rand_tensor({2, 37, 96}, 21), w = rand_tensor({130, 96}, 22), bias = rand_tensor({130}, 23);
+    const Tensor res = rand_tensor({2, 37, 130}, 24), res_row = rand_tensor({37, 130}, 25);  // full and broadcast
+    const Tensor img = rand_tensor({2, 24, 19, 23}, 26), cw = rand_tensor({40, 24, 3, 3}, 27), cb = rand_tensor({40}, 28);
+    const Tensor cres = rand_tensor({2, 40, 19, 23}, 29);
+    ops::Conv2dParams same;
+    same.pad_h = same.pad_w = 1;
+    CpuPrecisionScope bf16(DType::BF16);
+    const auto exact = [](const Tensor& got, const Tensor& want, const char* what) {
+        CHECK(optest::check_close(got, want, 0, 0, what).max_abs == 0);
+    };
+    exact(ops::linear(x, w, bias, Activation::Gelu, res), ops::add(ops::gelu(ops::linear(x, w, bias)), res),
+          "linear + gelu + residual");
+    exact(ops::linear(x, w, bias, Activation::None, res_row), ops::add(ops::linear(x, w, bias), res_row),
+          "linear + broadcast residual");
+    exact(ops::conv2d(img, cw, cb, same, Activation::Relu6, cres),
+          ops::add(ops::relu6(ops::conv2d(img, cw, cb, same)), cres), "conv2d + relu6 + residual");
+}
+
 TEST_CASE("the bf16 weight cache drops a weight's packed copy once the weight is gone") {
     if (!cpu_bf16_supported()) {
         MESSAGE("skipped: ", detail::cpu_bf16_missing_reason());
