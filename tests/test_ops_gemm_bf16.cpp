@@ -222,8 +222,8 @@ TEST_CASE("bf16 on the CPU is refused with the missing feature named where it ca
     if (cpu_bf16_supported()) {
         CHECK_NOTHROW(check_cpu_precision(DType::BF16));
     } else {
-        CHECK_THROWS_WITH_AS(CpuPrecisionScope(DType::BF16), doctest::Contains("--precision bf16 on the CPU: "), Error);
+        CHECK_THROWS_WITH_AS(CpuPrecisionScope{DType::BF16}, doctest::Contains("--precision bf16 on the CPU: "), Error);
     }
     CHECK_THROWS_WITH_AS(check_cpu_precision(DType::F16), doctest::Contains("fp16 needs --device cuda"), Error);
-    CHECK_NOTHROW(CpuPrecisionScope(DType::F32));
+    CHECK_NOTHROW(CpuPrecisionScope{DType::F32});
 }

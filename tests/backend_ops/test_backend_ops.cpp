@@ -262,8 +262,9 @@ void add_device_test_cases(std::vector<OpCase>& v) {
     unary("clamp", "[3, 7, 11] to [-1.5, 2]", [](auto on, const auto& x) {
         return decltype(on)::Backend::clamp(x[0], -1.5f, 2.f);
     });
-    for (auto [a, b] : {std::pair<Shape, Shape>{{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {3, 1}}, {{4}, {2, 3, 4}},
-                        {{2, 1, 5}, {1, 7, 1}}, {{1}, {3, 3}}}) {
+    for (const auto& shapes : {std::pair<Shape, Shape>{{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {3, 1}}, {{4}, {2, 3, 4}},
+                               {{2, 1, 5}, {1, 7, 1}}, {{1}, {3, 3}}}) {
+        const Shape a = shapes.first, b = shapes.second;  // (lambdas cannot capture structured bindings in C++17)
         const std::string what = dims(a) + " op " + dims(b) + " in [0.5, 2)";
         const auto binary = [&](const char* op, auto f) {
             OpCase c = make_case(op, what, {a, b}, 2, 0, f);

@@ -52,8 +52,7 @@ public:
 
     // x [K, C, H, W], text_guidance [K, C] (row k belongs to class map k) -> [K, C, H, W].
     T forward(const T& x, const T& text_guidance) const {
-        const auto linear = [](const T& in, const Affine& a, Activation act = Activation::None,
-                               const T& residual = T()) { return errseg_detail::linear<B>(in, a, act, residual); };
+        const auto linear = [](const auto&... args) { return errseg_detail::linear<B>(args...); };
         ERRSEG_CHECK(x.dim() == 4 && x.size(1) == dim_, "class fusion: expected [K, ", dim_, ", H, W], got ",
                      shape_str(x.shape()));
         ERRSEG_CHECK(text_guidance.dim() == 2 && text_guidance.size(0) == x.size(0) &&

@@ -85,9 +85,7 @@ public:
 
     // Stage outputs of the CLIP image tower, [1, C, H, W] each.
     ImageGuidanceOf<T> forward(const T& os32, const T& os16, const T& os8, const T& os4) const {
-        const auto conv = [](const T& x, const Affine& a, Activation act = Activation::None) {
-            return errseg_detail::conv<B>(x, a, act);
-        };
+        const auto conv = [](const auto&... args) { return errseg_detail::conv<B>(args...); };
         const T g32 = B::clamp(os32, -kClamp, kClamp);
         const T g16 = B::clamp(os16, -kClamp, kClamp);
         const T g8 = B::clamp(os8, -kClamp, kClamp);

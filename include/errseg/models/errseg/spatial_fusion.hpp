@@ -98,8 +98,7 @@ private:
     }
 
     T forward_classes(const T& x_map, const GuidanceTerms& g) const {
-        const auto linear = [](const T& in, const Affine& a, Activation act = Activation::None,
-                               const T& residual = T()) { return errseg_detail::linear<B>(in, a, act, residual); };
+        const auto linear = [](const auto&... args) { return errseg_detail::linear<B>(args...); };
         const int64_t H = x_map.size(2), W = x_map.size(3);
 
         T x = errseg_detail::map_to_tokens<B>(x_map);  // [n, N, C]
