@@ -2,8 +2,9 @@
 // program is built with, and on_cpu_isa(), which runs a call on the copy for the active path.
 //
 // Kernels: the GEMM (sgemm_body.inl), depthwise convolutions (depthwise_body.inl), exp / erf and
-// softmax rows, GELU, sigmoid (vmath_body.inl), the norms' statistics and affine rows
-// (norm_body.inl).
+// softmax rows, GELU, sigmoid (vmath_body.inl), the norms' statistics, affine rows and
+// LayerNorm2d tiles (norm_body.inl), bilinear / bicubic resampling rows (resample_body.inl),
+// broadcast binary ops and scaling (elementwise_body.inl).
 //
 // How: each *_body.inl file holds kernels written with plain loops and GCC/Clang vector
 // extensions. isa_namespace.inl includes them; it is included below once per ISA, each time in
@@ -40,6 +41,9 @@
 #define ERRSEG_HAVE_SGEMM 1
 #endif
 #endif
+#if defined(ERRSEG_HAVE_X86_TARGETS)
+#include <immintrin.h>  // the gathers of resample_body.inl (their own target attributes)
+#endif
 
 // GEMM cache blocking (overridable for tuning): a kKc x kNr B micro-panel stays in L1, the
 // kMc x kKc A block in L2, the kKc x kNc B block in L3.
@@ -70,6 +74,7 @@ struct DwNhwcGeom {
 constexpr int64_t kDwBlock = 64;  // channels per register block of the channels-last conv
 constexpr int64_t kDwMaxLanes = 16;  // the widest dw_plane_s1 block (AVX-512), for padding
 constexpr int64_t kStatBlock = 2048;  // values per fp32 partial sum of the norms' statistics
+enum class BinaryOp { add, sub, mul, div };  // the broadcast binary ops (elementwise_body.inl)
 
 // A target region: functions defined between ERRSEG_TARGET_PUSH("isa,...") and ERRSEG_TARGET_POP
 // may use those instructions whatever the TU's flags.

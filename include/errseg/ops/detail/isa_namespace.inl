@@ -23,6 +23,8 @@ inline void vstore(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
 #include "depthwise_body.inl"
 #include "vmath_body.inl"
 #include "norm_body.inl"
+#include "resample_body.inl"
+#include "elementwise_body.inl"
 
 }  // namespace ERRSEG_ISA_NS
 
