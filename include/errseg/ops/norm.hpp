@@ -66,7 +66,7 @@ inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tenso
     const float* src = detail::cdata(x);
     float* dst = out.data<float>();
     // Channels are strided by P: tiles of pixels, vectorised across pixels.
-    constexpr int64_t kTile = 128;
+    constexpr int64_t kTile = detail::kLn2dTile;
     const int64_t tiles = (P + kTile - 1) / kTile;
     parallel_for(N * tiles, detail::min_chunk_for(C * kTile * 3), [&](int64_t t0, int64_t t1) {
         detail::on_cpu_isa([&](auto isa) {

@@ -74,6 +74,7 @@ struct DwNhwcGeom {
 constexpr int64_t kDwBlock = 64;  // channels per register block of the channels-last conv
 constexpr int64_t kDwMaxLanes = 16;  // the widest dw_plane_s1 block (AVX-512), for padding
 constexpr int64_t kStatBlock = 2048;  // values per fp32 partial sum of the norms' statistics
+constexpr int64_t kLn2dTile = 128;  // pixels per LayerNorm2d tile (norm_body.inl)
 enum class BinaryOp { add, sub, mul, div };  // the broadcast binary ops (elementwise_body.inl)
 
 // A target region: functions defined between ERRSEG_TARGET_PUSH("isa,...") and ERRSEG_TARGET_POP
