@@ -23,24 +23,28 @@
 // (tests/test_cpu_isa.cpp).
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "../../core/cpu_isa.hpp"
 #include "common.hpp"
 
-// The kernels need GCC or Clang (vector extensions, target regions). Define ERRSEG_NO_SGEMM to
-// use Eigen's GEMM instead of sgemm_body.inl.
-#if !defined(__GNUC__)
-#error "errseg's CPU kernels need GCC or Clang (GCC vector extensions)"
-#else
-#if (defined(__x86_64__) || defined(__i386__))
+// GCC and Clang: the kernels use vector extensions, and on x86 the avx2 / avx512 copies are
+// compiled in target regions. Other compilers (MSVC), or -DERRSEG_PORTABLE_VEC: the baseline
+// copy only, on PortableVec (portable_vec.hpp); the active path then reports sse2.
+// ERRSEG_NO_SGEMM: Eigen's GEMM instead of sgemm_body.inl.
+#if !defined(__GNUC__) && !defined(ERRSEG_PORTABLE_VEC)
+#define ERRSEG_PORTABLE_VEC 1
+#endif
+#if !defined(ERRSEG_PORTABLE_VEC) && (defined(__x86_64__) || defined(__i386__))
 #define ERRSEG_HAVE_X86_TARGETS 1  // the avx2 and avx512 copies exist
 #endif
 #if !defined(ERRSEG_NO_SGEMM)
 #define ERRSEG_HAVE_SGEMM 1
 #endif
-#endif
+#include "portable_vec.hpp"
 #if defined(ERRSEG_HAVE_X86_TARGETS)
 #include <immintrin.h>  // the gathers of resample_body.inl (their own target attributes)
 #endif

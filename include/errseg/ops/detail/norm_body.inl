@@ -70,7 +70,6 @@ inline void norm_affine(Tag, const float* in, float* out, int64_t n, float shift
 // memory is read and written in runs of the tile's length.
 inline void layer_norm2d_pixels(Tag, const float* in, float* out, int64_t C, int64_t P, int64_t len,
                                 const float* w, const float* b, float eps) {
-    typedef double DVec __attribute__((vector_size(kLanes * sizeof(double))));
     double acc[kLn2dTile];
     float m[kLn2dTile], lo[kLn2dTile], r[kLn2dTile];
     const int64_t vl = len - len % kLanes;  // pixels in whole vectors; the rest are scalar
@@ -78,12 +77,7 @@ inline void layer_norm2d_pixels(Tag, const float* in, float* out, int64_t C, int
     std::fill(r, r + len, 0.f);
     for (int64_t c = 0; c < C; ++c) {
         const float* x = in + c * P;
-        for (int64_t p = 0; p < vl; p += kLanes) {
-            DVec a;
-            std::memcpy(&a, acc + p, sizeof(a));
-            a += __builtin_convertvector(vload(x + p), DVec);
-            std::memcpy(acc + p, &a, sizeof(a));
-        }
+        for (int64_t p = 0; p < vl; p += kLanes) vadd_widened(acc + p, vload(x + p));
         for (int64_t p = vl; p < len; ++p) acc[p] += double(x[p]);
     }
     for (int64_t p = 0; p < len; ++p) {
@@ -103,7 +97,7 @@ inline void layer_norm2d_pixels(Tag, const float* in, float* out, int64_t C, int
         }
     }
     const float inv_c = 1.f / float(C);
-    for (int64_t p = 0; p < len; ++p) r[p] = 1.f / __builtin_sqrtf(r[p] * inv_c + eps);
+    for (int64_t p = 0; p < len; ++p) r[p] = 1.f / std::sqrt(r[p] * inv_c + eps);
     for (int64_t c = 0; c < C; ++c) {
         const float* x = in + c * P;
         float* o = out + c * P;
