@@ -7,7 +7,7 @@
 // broadcast binary ops and scaling (elementwise_body.inl).
 //
 // How: each *_body.inl file holds kernels written with plain loops and GCC/Clang vector
-// extensions. isa_namespace.inl includes them; it is included below once per ISA, each time in
+// extensions (on other compilers, PortableVec: see below). isa_namespace.inl includes them; it is included below once per ISA, each time in
 // its own namespace (isa_sse2, isa_avx2, isa_avx512: no ODR clash between copies) and, for the
 // wider ISAs, inside a target region (`#pragma GCC target` / `#pragma clang attribute`) so the
 // compiler may use those instructions there without -m flags. Rules for body files:
