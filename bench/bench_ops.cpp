@@ -29,7 +29,7 @@ using errseg_bench::random_tensor;
 struct Case {
     std::string name;  // "<op>/<where>", also the key the Python driver matches on
     std::string op;    // linear | conv2d | conv_transpose2d | attention | layer_norm | layer_norm_nhwc |
-                       // layer_norm2d | group_norm | gelu | resize_bilinear
+                       // layer_norm2d | group_norm | gelu | resize_bilinear | add
     std::vector<std::pair<std::string, int64_t>> p;
     int64_t get(const char* key, int64_t def = 0) const {
         for (const auto& kv : p)
@@ -132,6 +132,9 @@ std::vector<Case> make_cases() {
     ln2d("convnext.ds3", 512, 40, 40);
     c.push_back({"group_norm/head.up1", "group_norm", P{{"N", 8}, {"C", 64}, {"H", 40}, {"W", 40}, {"G", 8}}});
     c.push_back({"group_norm/head.up3", "group_norm", P{{"N", 8}, {"C", 16}, {"H", 160}, {"W", 160}, {"G", 2}}});
+    // Residual adds (same shape) and a per-channel broadcast ([1, C, 1, 1]).
+    c.push_back({"add/convnext.s0.residual", "add", P{{"N", 1}, {"C", 128}, {"H", 160}, {"W", 160}, {"per_channel", 0}}});
+    c.push_back({"add/head.per_channel", "add", P{{"N", 8}, {"C", 128}, {"H", 40}, {"W", 40}, {"per_channel", 1}}});
     c.push_back({"gelu/convnext.s0.fc1", "gelu", P{{"n", 25600 * 512}}});
     c.push_back({"gelu/convnext.s2.fc1", "gelu", P{{"n", 1600 * 2048}}});
 
@@ -257,6 +260,14 @@ std::function<Tensor()> build(const Case& c, Cost& cost, bool make = true) {
         cost.bytes = 4.0 * N * C * (H * W + OH * OW);
         if (!make) return {};
         return [=] { return ops::resize_bilinear(x, OH, OW, ac); };
+    }
+    if (op == "add") {
+        const int64_t N = c.get("N"), C = c.get("C"), H = c.get("H"), W = c.get("W");
+        const bool per_channel = c.get("per_channel") != 0;
+        Tensor a = rnd({N, C, H, W}, 1), b = per_channel ? rnd({1, C, 1, 1}, 2) : rnd({N, C, H, W}, 2);
+        cost.bytes = 4.0 * N * C * H * W * (per_channel ? 2 : 3);
+        if (!make) return {};
+        return [=] { return ops::add(a, b); };
     }
     errseg::fail("bench_ops: unknown op kind '", op, "'");
     return {};

@@ -461,6 +461,10 @@ def worker_torch_ops(spec):
                 x = rnd(p["N"], p["C"], p["H"], p["W"])
                 fn = lambda x=x, p=p: F.interpolate(x, size=(p["OH"], p["OW"]), mode="bilinear",  # noqa: E731
                                                     align_corners=bool(p["align_corners"]))
+            elif op == "add":
+                a = rnd(p["N"], p["C"], p["H"], p["W"])
+                b = rnd(1, p["C"], 1, 1) if p["per_channel"] else rnd(p["N"], p["C"], p["H"], p["W"])
+                fn = lambda a=a, b=b: a + b  # noqa: E731
             else:
                 continue
             sec, n = op_time(fn, spec["min_time"], spec["repeats"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The per-ISA kernel copies really use their instruction sets, whatever flags the library was
 # built with: in the compiled library, the AVX-512 GEMM micro-kernel multiplies in zmm registers,
-# the AVX2 one in ymm, the baseline one in neither. Usage: isa_kernels_objdump.sh liberrseg.a
+# the AVX2 one in ymm, the baseline one in neither; the resample rows gather in zmm / ymm. Usage: isa_kernels_objdump.sh liberrseg.a
 set -euo pipefail
 LIB="$1"
 command -v objdump >/dev/null || { echo "objdump not found: skipped"; exit 0; }
@@ -15,6 +15,10 @@ wide=$(count "isa_sse2::sg_kernel(" "[yz]mm")
 echo "avx512 micro-kernel: $zmm zmm FMAs; avx2: $ymm ymm FMAs; sse2: $wide ymm/zmm instructions"
 [ "$zmm" -ge 24 ] || { echo "FAIL: the avx512 GEMM micro-kernel has no 8x48 zmm FMA block"; exit 1; }
 [ "$ymm" -ge 12 ] || { echo "FAIL: the avx2 GEMM micro-kernel has no 6x16 ymm FMA block"; exit 1; }
+zgather=$(count "isa_avx512::resample_row(" "vgatherdps .*zmm")
+ygather=$(count "isa_avx2::resample_row(" "vgatherdps .*ymm")
+echo "resample rows: avx512 $zgather zmm gathers; avx2 $ygather ymm gathers"
+[ "$zgather" -ge 1 ] && [ "$ygather" -ge 1 ] || { echo "FAIL: the resample row kernels do not gather"; exit 1; }
 if ! grep -q -- "-march=native" <<<"${ERRSEG_LIB_FLAGS:-}"; then
   [ "$wide" -eq 0 ] || { echo "FAIL: the baseline micro-kernel uses AVX registers"; exit 1; }
 fi

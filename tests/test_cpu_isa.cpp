@@ -99,7 +99,9 @@ TEST_CASE("cpu isa: detection, names and forcing") {
     const CpuIsa cpu = detect_cpu_isa();
     MESSAGE("this CPU: " << std::string(cpu_isa_name(cpu)) << ", active: " << std::string(cpu_isa_name(active_cpu_isa())));
     CHECK(active_cpu_isa() <= cpu);
-#if defined(__x86_64__)
+#if defined(ERRSEG_PORTABLE_VEC)
+    CHECK(cpu == CpuIsa::sse2);  // only the baseline copy exists
+#elif defined(__x86_64__)
     const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     CHECK((cpu >= CpuIsa::avx2) == avx2);
     CHECK((cpu == CpuIsa::avx512) == (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -408,5 +410,164 @@ TEST_CASE("cpu isa: softmax, sigmoid and GELU ops on every path agree within fp3
             }
             return 0;
         });
+    }
+}
+
+namespace {
+
+// F.interpolate(mode='bilinear') in float64, written from PyTorch's formula (source position
+// scale * (o + 0.5) - 0.5 clamped at 0, or scale * o with align_corners).
+std::vector<double> ref_bilinear(const Tensor& x, int64_t OH, int64_t OW, bool ac) {
+    const int64_t P = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    auto taps = [ac](int64_t in, int64_t out, int64_t o, int64_t& i0, int64_t& i1, double& l1) {
+        const double scale = ac ? (out > 1 ? double(float(in - 1) / float(out - 1)) : 0.0) : double(float(in) / float(out));
+        const double src = ac ? scale * double(o) : std::max(scale * (double(o) + 0.5) - 0.5, 0.0);
+        i0 = std::min(int64_t(src), in - 1);
+        i1 = std::min(i0 + 1, in - 1);
+        l1 = std::min(src - double(i0), 1.0);
+    };
+    std::vector<double> out(size_t(P * OH * OW));
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t oy = 0; oy < OH; ++oy)
+            for (int64_t ox = 0; ox < OW; ++ox) {
+                int64_t y0, y1, x0, x1;
+                double ly, lx;
+                taps(H, OH, oy, y0, y1, ly);
+                taps(W, OW, ox, x0, x1, lx);
+                auto at = [&](int64_t y, int64_t xx) { return double(x.data<float>()[(p * H + y) * W + xx]); };
+                out[size_t((p * OH + oy) * OW + ox)] = (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) +
+                                                       ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
+            }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("cpu isa: bilinear and bicubic resize on every path (short, tail and wide rows)") {
+    struct Case {
+        int64_t H, W, OH, OW;
+        bool ac;
+    };
+    // Output widths below, at and around 4 / 8 / 16 lanes (the overlapping tail vector), up and down.
+    const Case cases[] = {{20, 20, 40, 40, false}, {20, 20, 40, 40, true}, {41, 41, 40, 40, false},
+                          {5, 3, 7, 6, false},     {9, 13, 4, 17, true},   {16, 31, 33, 67, false},
+                          {12, 8, 12, 8, false}};
+    for (const Case& cs : cases) {
+        const Tensor x = rand_tensor({2, 3, cs.H, cs.W}, 31);
+        const std::vector<double> want = ref_bilinear(x, cs.OH, cs.OW, cs.ac);
+        const Tensor cubic_base = on_isa(CpuIsa::sse2, [&] { return ops::resize_bicubic(x, cs.OH, cs.OW, cs.ac); });
+        for (CpuIsa isa : supported_isas()) {
+            INFO(cpu_isa_name(isa) << " " << cs.H << "x" << cs.W << " -> " << cs.OH << "x" << cs.OW << " ac=" << cs.ac);
+            const Tensor y = on_isa(isa, [&] { return ops::resize_bilinear(x, cs.OH, cs.OW, cs.ac); });
+            CHECK(max_scaled_err(y, want) < 1e-6);
+            // Bicubic (checked against PyTorch in test_ops_resize.cpp on the active path): every
+            // path within fp32 rounding of the baseline's.
+            const Tensor yc = on_isa(isa, [&] { return ops::resize_bicubic(x, cs.OH, cs.OW, cs.ac); });
+            std::vector<double> base(cubic_base.data<float>(), cubic_base.data<float>() + cubic_base.numel());
+            CHECK(max_scaled_err(yc, base) < 2e-6);
+        }
+    }
+}
+
+TEST_CASE("cpu isa: layer_norm2d on every path against float64") {
+    // Pixel counts below, at and past the vector widths and the 128-pixel tile, with and without affine.
+    const Shape shapes[] = {{2, 5, 3, 1}, {1, 7, 4, 4}, {2, 33, 9, 17}, {1, 64, 1, 300}};
+    for (const Shape& s : shapes) {
+        const Tensor x = rand_tensor(s, 41, -3.f, 5.f), w = rand_tensor({s[1]}, 42), b = rand_tensor({s[1]}, 43);
+        const int64_t C = s[1], P = s[2] * s[3];
+        for (bool affine : {true, false}) {
+            std::vector<double> want(size_t(x.numel()));
+            for (int64_t n = 0; n < s[0]; ++n)
+                for (int64_t p = 0; p < P; ++p) {
+                    auto at = [&](int64_t c) { return double(x.data<float>()[(n * C + c) * P + p]); };
+                    double m = 0, v = 0;
+                    for (int64_t c = 0; c < C; ++c) m += at(c) / double(C);
+                    for (int64_t c = 0; c < C; ++c) v += (at(c) - m) * (at(c) - m) / double(C);
+                    for (int64_t c = 0; c < C; ++c) {
+                        double y = (at(c) - m) / std::sqrt(v + 1e-6);
+                        if (affine) y = y * w.data<float>()[c] + b.data<float>()[c];
+                        want[size_t((n * C + c) * P + p)] = y;
+                    }
+                }
+            for (CpuIsa isa : supported_isas()) {
+                INFO(cpu_isa_name(isa) << " " << shape_str(s) << " affine=" << affine);
+                const Tensor y = on_isa(isa, [&] {
+                    return affine ? ops::layer_norm2d(x, w, b, 1e-6f) : ops::layer_norm2d(x, Tensor(), Tensor(), 1e-6f);
+                });
+                CHECK(max_scaled_err(y, want) < 2e-6);
+            }
+        }
+    }
+}
+
+TEST_CASE("cpu isa: broadcast binary ops give the same bits as scalar float on every path") {
+    const Tensor a = rand_tensor({3, 5, 37}, 51), b = rand_tensor({3, 5, 37}, 52, 0.5f, 2.f);
+    const Tensor row = rand_tensor({37}, 53, 0.5f, 2.f), col = rand_tensor({3, 5, 1}, 54, 0.5f, 2.f);
+    const Tensor bt = rand_tensor({37, 5, 3}, 55, 0.5f, 2.f).permute({2, 1, 0});  // strided operand
+    using Fn = std::function<float(float, float)>;
+    const std::pair<const char*, Fn> fns[] = {{"add", [](float x, float y) { return x + y; }},
+                                              {"sub", [](float x, float y) { return x - y; }},
+                                              {"mul", [](float x, float y) { return x * y; }},
+                                              {"div", [](float x, float y) { return x / y; }}};
+    // want[i] = f(a[i], other broadcast to a's shape), in float.
+    auto expect = [&](const Fn& f, const Tensor& l, const Tensor& r) {
+        const Shape sl = ops::detail::broadcast_strides(l, a.shape()), sr = ops::detail::broadcast_strides(r, a.shape());
+        Tensor e = Tensor::empty(a.shape());
+        for (int64_t i = 0; i < 3; ++i)
+            for (int64_t j = 0; j < 5; ++j)
+                for (int64_t k = 0; k < 37; ++k)
+                    e.data<float>()[(i * 5 + j) * 37 + k] = f(l.data<float>()[i * sl[0] + j * sl[1] + k * sl[2]],
+                                                              r.data<float>()[i * sr[0] + j * sr[1] + k * sr[2]]);
+        return e;
+    };
+    for (CpuIsa isa : supported_isas()) {
+        on_isa(isa, [&] {
+            for (const auto& [name, f] : fns) {
+                INFO(cpu_isa_name(isa) << " " << name);
+                auto op = [&](const Tensor& l, const Tensor& r) {
+                    const std::string n = name;
+                    return n == "add" ? ops::add(l, r) : n == "sub" ? ops::sub(l, r) : n == "mul" ? ops::mul(l, r) : ops::div(l, r);
+                };
+                CHECK(bit_equal(op(a, b), expect(f, a, b)));
+                CHECK(bit_equal(op(a, row), expect(f, a, row)));
+                CHECK(bit_equal(op(col, a), expect(f, col, a)));
+                CHECK(bit_equal(op(a, bt), expect(f, a, bt)));
+            }
+            Tensor ia = a.clone();
+            ops::add_(ia, col);
+            CHECK(bit_equal(ia, expect(fns[0].second, a, col)));
+            ops::mul_(ia, row);
+            CHECK(bit_equal(ia, expect(fns[2].second, expect(fns[0].second, a, col), row)));
+            return 0;
+        });
+    }
+}
+
+TEST_CASE("cpu isa: attention (scaled queries) on every path against float64") {
+    const int64_t B = 2, H = 3, L = 19, D = 12;
+    const Tensor q = rand_tensor({B, H, L, D}, 61), k = rand_tensor({B, H, L, D}, 62), v = rand_tensor({B, H, L, D}, 63);
+    for (bool causal : {false, true}) {
+        std::vector<double> want(size_t(B * H * L * D), 0.0);
+        for (int64_t bh = 0; bh < B * H; ++bh)
+            for (int64_t i = 0; i < L; ++i) {
+                std::vector<double> s(size_t(L), 0.0);
+                double m = -1e300, sum = 0;
+                const int64_t nk = causal ? i + 1 : L;
+                for (int64_t j = 0; j < nk; ++j) {
+                    for (int64_t d = 0; d < D; ++d)
+                        s[size_t(j)] += double(q.data<float>()[(bh * L + i) * D + d]) * k.data<float>()[(bh * L + j) * D + d];
+                    s[size_t(j)] /= std::sqrt(double(D));
+                    m = std::max(m, s[size_t(j)]);
+                }
+                for (int64_t j = 0; j < nk; ++j) sum += (s[size_t(j)] = std::exp(s[size_t(j)] - m));
+                for (int64_t j = 0; j < nk; ++j)
+                    for (int64_t d = 0; d < D; ++d)
+                        want[size_t((bh * L + i) * D + d)] += s[size_t(j)] / sum * v.data<float>()[(bh * L + j) * D + d];
+            }
+        for (CpuIsa isa : supported_isas()) {
+            INFO(cpu_isa_name(isa) << " causal=" << causal);
+            const Tensor y = on_isa(isa, [&] { return ops::attention(q, k, v, causal); });
+            CHECK(max_scaled_err(y, want) < 1e-5);
+        }
     }
 }

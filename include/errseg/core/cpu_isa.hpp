@@ -34,7 +34,9 @@ inline CpuIsa parse_cpu_isa(const std::string& s) {
 // The best path this CPU supports: avx2 needs AVX2 + FMA, avx512 needs AVX-512 F/BW/DQ/VL.
 // (__builtin_cpu_supports also checks that the OS saves the wide registers.)
 inline CpuIsa detect_cpu_isa() {
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+// Without GCC/Clang builtins, or with only the portable baseline kernels (ops/detail/isa_kernels.hpp:
+// ERRSEG_PORTABLE_VEC), the path is sse2 (the baseline).
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(ERRSEG_PORTABLE_VEC)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&

@@ -41,7 +41,9 @@ inline void attention_core(int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t
             float* qs = scratch(size_t(nq * D), 0);
             float* s = scratch(size_t(nq * std::max<int64_t>(kend, 1)), 1);
             // Scale the queries first (as nn.MultiheadAttention does), then S = Qs K^T.
-            mat(qs, nq, D, D) = cmat(q.at(b, h) + q0 * q.sl, nq, D, q.sl) * scale;
+            on_cpu_isa([&](auto isa) {
+                for (int64_t i = 0; i < nq; ++i) scale_block(isa, q.at(b, h) + (q0 + i) * q.sl, qs + i * D, D, scale);
+            });
             gemm(nq, kend, D, {qs, D, false}, {k.at(b, h), k.sl, true}, s, kend, false);
             for (int64_t i = 0; i < nq; ++i) {
                 float* row = s + i * kend;

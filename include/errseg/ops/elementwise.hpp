@@ -55,24 +55,24 @@ inline Tensor add_scalar(const Tensor& x, float s) {  // x + s
 
 // Binary arithmetic with numpy broadcasting.
 inline Tensor add(const Tensor& a, const Tensor& b) {
-    return detail::binary_op(a, b, "add", [](float x, float y) { return x + y; });
+    return detail::binary_op(a, b, "add", detail::BinaryOp::add);
 }
 inline Tensor sub(const Tensor& a, const Tensor& b) {
-    return detail::binary_op(a, b, "sub", [](float x, float y) { return x - y; });
+    return detail::binary_op(a, b, "sub", detail::BinaryOp::sub);
 }
 inline Tensor mul(const Tensor& a, const Tensor& b) {
-    return detail::binary_op(a, b, "mul", [](float x, float y) { return x * y; });
+    return detail::binary_op(a, b, "mul", detail::BinaryOp::mul);
 }
 inline Tensor div(const Tensor& a, const Tensor& b) {
-    return detail::binary_op(a, b, "div", [](float x, float y) { return x / y; });
+    return detail::binary_op(a, b, "div", detail::BinaryOp::div);
 }
 
 // In-place variants (a must be contiguous float32 and keep its shape): residual adds etc.
 inline void add_(Tensor& a, const Tensor& b) {
-    detail::binary_op_inplace(a, b, "add_", [](float x, float y) { return x + y; });
+    detail::binary_op_inplace(a, b, "add_", detail::BinaryOp::add);
 }
 inline void mul_(Tensor& a, const Tensor& b) {
-    detail::binary_op_inplace(a, b, "mul_", [](float x, float y) { return x * y; });
+    detail::binary_op_inplace(a, b, "mul_", detail::BinaryOp::mul);
 }
 
 }  // namespace errseg::ops

@@ -66,32 +66,16 @@ inline Tensor layer_norm2d(const Tensor& x_in, const Tensor& weight, const Tenso
     if (out.numel() == 0) return out;
     const float* src = detail::cdata(x);
     float* dst = out.data<float>();
-    // Channels are strided by P: process tiles of pixels, vectorised across the tile.
-    constexpr int64_t kTile = 128;
+    // Channels are strided by P: tiles of pixels, vectorised across pixels.
+    constexpr int64_t kTile = detail::kLn2dTile;
     const int64_t tiles = (P + kTile - 1) / kTile;
     parallel_for(N * tiles, detail::min_chunk_for(C * kTile * 3), [&](int64_t t0, int64_t t1) {
-        float mean[kTile], mlo[kTile], rstd[kTile];
-        double macc[kTile];
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t n = t / tiles, p0 = (t % tiles) * kTile, len = std::min(kTile, P - p0);
-            const float* in = src + n * C * P + p0;
-            float* o = dst + n * C * P + p0;
-            detail::MapArr m(mean, len), r(rstd, len);
-            Eigen::Map<Eigen::ArrayXd> acc(macc, len);
-            acc.setZero();
-            for (int64_t c = 0; c < C; ++c) acc += detail::MapCArr(in + c * P, len).cast<double>();
-            acc *= 1.0 / double(C);
-            m = acc.cast<float>();  // mean = m + lo: the float mean plus its rounding error
-            detail::MapArr lo(mlo, len);
-            lo = (acc - m.cast<double>()).cast<float>();
-            r.setZero();
-            for (int64_t c = 0; c < C; ++c) r += ((detail::MapCArr(in + c * P, len) - m) - lo).square();
-            r = (r * (1.f / float(C)) + eps).rsqrt();
-            for (int64_t c = 0; c < C; ++c) {
-                const float wc = w ? w[c] : 1.f, bc = b ? b[c] : 0.f;
-                detail::MapArr(o + c * P, len) = ((detail::MapCArr(in + c * P, len) - m) - lo) * r * wc + bc;
+        detail::on_cpu_isa([&](auto isa) {
+            for (int64_t t = t0; t < t1; ++t) {
+                const int64_t n = t / tiles, p0 = (t % tiles) * kTile, off = n * C * P + p0;
+                layer_norm2d_pixels(isa, src + off, dst + off, C, P, std::min(kTile, P - p0), w, b, eps);
             }
-        }
+        });
     });
     return out;
 }

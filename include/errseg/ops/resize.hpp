@@ -9,6 +9,7 @@
 
 #include "../core.hpp"
 #include "detail/common.hpp"
+#include "detail/isa_kernels.hpp"
 
 namespace errseg::ops {
 
@@ -93,9 +94,18 @@ inline Tensor resample(const Tensor& x_in, int64_t out_h, int64_t out_w, bool al
     if (out.numel() == 0) return out;
     const AxisTaps ty = cubic ? cubic_taps(H, out_h, align_corners) : linear_taps(H, out_h, align_corners);
     const AxisTaps tx = cubic ? cubic_taps(W, out_w, align_corners) : linear_taps(W, out_w, align_corners);
+    ERRSEG_CHECK(W <= INT32_MAX, op, ": input width ", W, " is too large (at most 2^31 - 1)");
+    // The horizontal taps, planar (tap t of output o at t * out_w + o) with 32-bit indices.
+    const int n = tx.n;
+    std::vector<int32_t> hidx(size_t(n * out_w));
+    std::vector<float> hw(size_t(n * out_w));
+    for (int64_t o = 0; o < out_w; ++o)
+        for (int t = 0; t < n; ++t) {
+            hidx[size_t(t * out_w + o)] = int32_t(tx.idx[size_t(o * n + t)]);
+            hw[size_t(t * out_w + o)] = tx.w[size_t(o * n + t)];
+        }
     const float* src = cdata(x);
     float* dst = out.data<float>();
-    const int n = tx.n;
     constexpr int64_t kRows = 32;  // output rows per task
     const int64_t rblocks = (out_h + kRows - 1) / kRows;
     parallel_for(N * C * rblocks, 1, [&](int64_t t0, int64_t t1) {
@@ -110,29 +120,16 @@ inline Tensor resample(const Tensor& x_in, int64_t out_h, int64_t out_w, bool al
                     y1 = std::max(y1, ty.idx[size_t(oy * n + a)] + 1);
                 }
             float* rows = scratch(size_t((y1 - y0) * out_w), 0);
-            for (int64_t y = y0; y < y1; ++y) {
-                const float* row = in + y * W;
-                float* h = rows + (y - y0) * out_w;
-                for (int64_t ox = 0; ox < out_w; ++ox) {
-                    const int64_t* ix = &tx.idx[size_t(ox * n)];
-                    const float* wx = &tx.w[size_t(ox * n)];
-                    float v = row[ix[0]] * wx[0];
-                    for (int b = 1; b < n; ++b) v += row[ix[b]] * wx[b];
-                    h[ox] = v;
-                }
-            }
+            for (int64_t y = y0; y < y1; ++y)
+                on_cpu_isa([&](auto isa) {
+                    resample_row(isa, in + y * W, hidx.data(), hw.data(), n, out_w, rows + (y - y0) * out_w);
+                });
             for (int64_t oy = oy0; oy < oy1; ++oy) {
-                float* o = dst + (plane * out_h + oy) * out_w;
-                const int64_t* iy = &ty.idx[size_t(oy * n)];
-                const float* wy = &ty.w[size_t(oy * n)];
-                const float* h0 = rows + (iy[0] - y0) * out_w;
-                const float w0 = wy[0];
-                for (int64_t ox = 0; ox < out_w; ++ox) o[ox] = h0[ox] * w0;
-                for (int a = 1; a < n; ++a) {
-                    const float* ha = rows + (iy[a] - y0) * out_w;
-                    const float wa = wy[a];
-                    for (int64_t ox = 0; ox < out_w; ++ox) o[ox] += ha[ox] * wa;
-                }
+                const float* taps[4];  // n <= 4
+                for (int a = 0; a < n; ++a) taps[a] = rows + (ty.idx[size_t(oy * n + a)] - y0) * out_w;
+                on_cpu_isa([&](auto isa) {
+                    resample_blend(isa, taps, &ty.w[size_t(oy * n)], n, out_w, dst + (plane * out_h + oy) * out_w);
+                });
             }
         }
     });

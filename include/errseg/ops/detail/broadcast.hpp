@@ -1,6 +1,7 @@
 // Numpy-style broadcasting for binary elementwise ops: any strides in, contiguous out.
 #pragma once
 #include "common.hpp"
+#include "isa_kernels.hpp"
 
 namespace errseg::ops::detail {
 
@@ -26,9 +27,9 @@ inline Shape broadcast_strides(const Tensor& t, const Shape& out) {
     return st;
 }
 
-// out[i] = f(a[i], b[i]) over the broadcast shape `oshape`; out is contiguous.
-template <class F>
-void binary_loop(const float* a, Shape sa, const float* b, Shape sb, const Shape& oshape, float* out, F f) {
+// out[i] = a[i] op b[i] over the broadcast shape `oshape`; out is contiguous.
+inline void binary_loop(const float* a, Shape sa, const float* b, Shape sb, const Shape& oshape, float* out,
+                        BinaryOp op) {
     // Collapse: drop size-1 dims, merge neighbours that are contiguous for both operands.
     Shape dims, da, db;
     for (size_t i = 0; i < oshape.size(); ++i) {
@@ -63,18 +64,7 @@ void binary_loop(const float* a, Shape sa, const float* b, Shape sb, const Shape
             const float* pa = a + oa;
             const float* pb = b + ob;
             float* po = out + r * inner;
-            // Specialised inner loops so the compiler vectorises the common cases.
-            if (ia == 1 && ib == 1) {
-                for (int64_t j = 0; j < inner; ++j) po[j] = f(pa[j], pb[j]);
-            } else if (ia == 1 && ib == 0) {
-                const float y = *pb;
-                for (int64_t j = 0; j < inner; ++j) po[j] = f(pa[j], y);
-            } else if (ia == 0 && ib == 1) {
-                const float x = *pa;
-                for (int64_t j = 0; j < inner; ++j) po[j] = f(x, pb[j]);
-            } else {
-                for (int64_t j = 0; j < inner; ++j) po[j] = f(pa[j * ia], pb[j * ib]);
-            }
+            on_cpu_isa([&](auto isa) { binary_row(isa, op, pa, ia, pb, ib, po, inner); });
         }
     });
 }
@@ -88,8 +78,7 @@ inline Tensor dense_if_transposed(const Tensor& t, const Shape& oshape) {
 }
 
 // Shared driver of add/sub/mul/div.
-template <class F>
-Tensor binary_op(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
+inline Tensor binary_op(const Tensor& a_in, const Tensor& b_in, const char* op, BinaryOp f) {
     ERRSEG_CHECK(a_in.defined() && b_in.defined(), op, ": undefined input");
     Tensor a = a_in.dtype() == DType::F32 ? a_in : f32_contig(a_in, op, "a");
     Tensor b = b_in.dtype() == DType::F32 ? b_in : f32_contig(b_in, op, "b");
@@ -103,9 +92,8 @@ Tensor binary_op(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
     return out;
 }
 
-// In place: a = f(a, b) with b broadcast to a's shape (a contiguous, writable, float32).
-template <class F>
-void binary_op_inplace(Tensor& a, const Tensor& b_in, const char* op, F f) {
+// In place: a = a f b with b broadcast to a's shape (a contiguous, writable, float32).
+inline void binary_op_inplace(Tensor& a, const Tensor& b_in, const char* op, BinaryOp f) {
     ERRSEG_CHECK(a.defined() && b_in.defined(), op, ": undefined input");
     ERRSEG_CHECK(a.dtype() == DType::F32 && a.is_contiguous(), op,
                  ": in-place target must be a contiguous float32 tensor, got ", dtype_name(a.dtype()),

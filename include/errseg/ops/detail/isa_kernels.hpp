@@ -2,11 +2,12 @@
 // program is built with, and on_cpu_isa(), which runs a call on the copy for the active path.
 //
 // Kernels: the GEMM (sgemm_body.inl), depthwise convolutions (depthwise_body.inl), exp / erf and
-// softmax rows, GELU, sigmoid (vmath_body.inl), the norms' statistics and affine rows
-// (norm_body.inl).
+// softmax rows, GELU, sigmoid (vmath_body.inl), the norms' statistics, affine rows and
+// LayerNorm2d tiles (norm_body.inl), bilinear / bicubic resampling rows (resample_body.inl),
+// broadcast binary ops and scaling (elementwise_body.inl).
 //
 // How: each *_body.inl file holds kernels written with plain loops and GCC/Clang vector
-// extensions. isa_namespace.inl includes them; it is included below once per ISA, each time in
+// extensions (on other compilers, PortableVec: see below). isa_namespace.inl includes them; it is included below once per ISA, each time in
 // its own namespace (isa_sse2, isa_avx2, isa_avx512: no ODR clash between copies) and, for the
 // wider ISAs, inside a target region (`#pragma GCC target` / `#pragma clang attribute`) so the
 // compiler may use those instructions there without -m flags. Rules for body files:
@@ -22,23 +23,30 @@
 // (tests/test_cpu_isa.cpp).
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "../../core/cpu_isa.hpp"
 #include "common.hpp"
 
-// The kernels need GCC or Clang (vector extensions, target regions). Define ERRSEG_NO_SGEMM to
-// use Eigen's GEMM instead of sgemm_body.inl.
-#if !defined(__GNUC__)
-#error "errseg's CPU kernels need GCC or Clang (GCC vector extensions)"
-#else
-#if (defined(__x86_64__) || defined(__i386__))
+// GCC and Clang: the kernels use vector extensions, and on x86 the avx2 / avx512 copies are
+// compiled in target regions. Other compilers (MSVC), or -DERRSEG_PORTABLE_VEC: the baseline
+// copy only, on PortableVec (portable_vec.hpp); the active path then reports sse2.
+// ERRSEG_NO_SGEMM: Eigen's GEMM instead of sgemm_body.inl.
+#if !defined(__GNUC__) && !defined(ERRSEG_PORTABLE_VEC)
+#define ERRSEG_PORTABLE_VEC 1
+#endif
+#if !defined(ERRSEG_PORTABLE_VEC) && (defined(__x86_64__) || defined(__i386__))
 #define ERRSEG_HAVE_X86_TARGETS 1  // the avx2 and avx512 copies exist
 #endif
 #if !defined(ERRSEG_NO_SGEMM)
 #define ERRSEG_HAVE_SGEMM 1
 #endif
+#include "portable_vec.hpp"
+#if defined(ERRSEG_HAVE_X86_TARGETS)
+#include <immintrin.h>  // the gathers of resample_body.inl (their own target attributes)
 #endif
 
 // GEMM cache blocking (overridable for tuning): a kKc x kNr B micro-panel stays in L1, the
@@ -70,6 +78,8 @@ struct DwNhwcGeom {
 constexpr int64_t kDwBlock = 64;  // channels per register block of the channels-last conv
 constexpr int64_t kDwMaxLanes = 16;  // the widest dw_plane_s1 block (AVX-512), for padding
 constexpr int64_t kStatBlock = 2048;  // values per fp32 partial sum of the norms' statistics
+constexpr int64_t kLn2dTile = 128;  // pixels per LayerNorm2d tile (norm_body.inl)
+enum class BinaryOp { add, sub, mul, div };  // the broadcast binary ops (elementwise_body.inl)
 
 // A target region: functions defined between ERRSEG_TARGET_PUSH("isa,...") and ERRSEG_TARGET_POP
 // may use those instructions whatever the TU's flags.

@@ -62,3 +62,48 @@ inline void norm_affine(Tag, const float* in, float* out, int64_t n, float shift
         out[i] = y;
     }
 }
+
+// LayerNorm2d (normalised over channels) of len <= kLn2dTile pixels whose channel c is at
+// in[c * P]: mean summed in double and kept as its float rounding m plus the error lo, variance
+// of d = (x - m) - lo summed in float over c in order, out = d * rstd * w[c] + b[c] (w, b may be
+// null). Each pass walks the channels with the tile's pixels contiguous (vectorised) inside, so
+// memory is read and written in runs of the tile's length.
+inline void layer_norm2d_pixels(Tag, const float* in, float* out, int64_t C, int64_t P, int64_t len,
+                                const float* w, const float* b, float eps) {
+    double acc[kLn2dTile];
+    float m[kLn2dTile], lo[kLn2dTile], r[kLn2dTile];
+    const int64_t vl = len - len % kLanes;  // pixels in whole vectors; the rest are scalar
+    std::fill(acc, acc + len, 0.0);
+    std::fill(r, r + len, 0.f);
+    for (int64_t c = 0; c < C; ++c) {
+        const float* x = in + c * P;
+        for (int64_t p = 0; p < vl; p += kLanes) vadd_widened(acc + p, vload(x + p));
+        for (int64_t p = vl; p < len; ++p) acc[p] += double(x[p]);
+    }
+    for (int64_t p = 0; p < len; ++p) {
+        const double mean = acc[p] * (1.0 / double(C));
+        m[p] = float(mean);
+        lo[p] = float(mean - double(m[p]));
+    }
+    for (int64_t c = 0; c < C; ++c) {
+        const float* x = in + c * P;
+        for (int64_t p = 0; p < vl; p += kLanes) {
+            const Vec d = (vload(x + p) - vload(m + p)) - vload(lo + p);
+            vstore(r + p, vload(r + p) + d * d);
+        }
+        for (int64_t p = vl; p < len; ++p) {
+            const float d = (x[p] - m[p]) - lo[p];
+            r[p] += d * d;
+        }
+    }
+    const float inv_c = 1.f / float(C);
+    for (int64_t p = 0; p < len; ++p) r[p] = 1.f / std::sqrt(r[p] * inv_c + eps);
+    for (int64_t c = 0; c < C; ++c) {
+        const float* x = in + c * P;
+        float* o = out + c * P;
+        const float wc = w ? w[c] : 1.f, bc = b ? b[c] : 0.f;
+        for (int64_t p = 0; p < vl; p += kLanes)
+            vstore(o + p, ((vload(x + p) - vload(m + p)) - vload(lo + p)) * vload(r + p) * wc + bc);
+        for (int64_t p = vl; p < len; ++p) o[p] = ((x[p] - m[p]) - lo[p]) * r[p] * wc + bc;
+    }
+}

@@ -107,13 +107,13 @@ inline void quick_gelu_block(Tag, const float* in, float* out, int64_t n) { map_
 // In-place stable softmax of one contiguous row: exp(x - max) / sum. A row that is entirely
 // -inf (fully masked) becomes NaN, as in PyTorch.
 inline void softmax_row(Tag, float* x, int64_t n) {
-    Vec mv = vsplat(-__builtin_inff());
+    Vec mv = vsplat(-kInf);
     int64_t i = 0;
     for (; i + kLanes <= n; i += kLanes) {
         const Vec v = vload(x + i);
         mv = vselect(v > mv, v, mv);
     }
-    float m = -__builtin_inff();
+    float m = -kInf;
     for (int l = 0; l < kLanes; ++l) m = std::max(m, mv[l]);
     for (; i < n; ++i) m = std::max(m, x[i]);
     const Vec mm = vsplat(m);
@@ -127,7 +127,7 @@ inline void softmax_row(Tag, float* x, int64_t n) {
     float sum = 0.f;
     if (i < n) {
         float tmp[kLanes];
-        for (int l = 0; l < kLanes; ++l) tmp[l] = i + l < n ? x[i + l] - m : -__builtin_inff();
+        for (int l = 0; l < kLanes; ++l) tmp[l] = i + l < n ? x[i + l] - m : -kInf;
         vstore(tmp, vexp(vload(tmp)));
         for (int64_t l = 0; i + l < n; ++l) x[i + l] = tmp[l];
         for (int l = 0; l < kLanes; ++l) sum += tmp[l];  // exp(-inf) = 0 in the padding
