@@ -18,7 +18,9 @@ echo "avx512 micro-kernel: $zmm zmm FMAs; avx2: $ymm ymm FMAs; sse2: $wide ymm/z
 zgather=$(count "isa_avx512::resample_row(" "vgatherdps .*zmm")
 ygather=$(count "isa_avx2::resample_row(" "vgatherdps .*ymm")
 echo "resample rows: avx512 $zgather zmm gathers; avx2 $ygather ymm gathers"
-[ "$zgather" -ge 1 ] && [ "$ygather" -ge 1 ] || { echo "FAIL: the resample row kernels do not gather"; exit 1; }
+# Under -march=native the build machine's tuning decides (GCC avoids gathers on some Intel
+# cores), and the baseline copy is compiled for that machine too: checked in default builds only.
 if ! grep -q -- "-march=native" <<<"${ERRSEG_LIB_FLAGS:-}"; then
+  [ "$zgather" -ge 1 ] && [ "$ygather" -ge 1 ] || { echo "FAIL: the resample row kernels do not gather"; exit 1; }
   [ "$wide" -eq 0 ] || { echo "FAIL: the baseline micro-kernel uses AVX registers"; exit 1; }
 fi

@@ -522,7 +522,9 @@ TEST_CASE("cpu isa: broadcast binary ops give the same bits as scalar float on e
     };
     for (CpuIsa isa : supported_isas()) {
         on_isa(isa, [&] {
-            for (const auto& [name, f] : fns) {
+            for (const auto& name_fn : fns) {
+                const char* name = name_fn.first;  // (lambdas cannot capture structured bindings in C++17)
+                const Fn& f = name_fn.second;
                 INFO(cpu_isa_name(isa) << " " << name);
                 auto op = [&](const Tensor& l, const Tensor& r) {
                     const std::string n = name;
