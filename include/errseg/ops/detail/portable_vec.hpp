@@ -45,33 +45,46 @@ PortableVec<T, N> portable_map(const A& a, const B& b, F f) {
     return r;
 }
 
-#define ERRSEG_PORTABLE_BINARY(op)                                                                   \
+// Integer lanes wrap, as in hardware and GCC's vector extensions: +, -, * and << are computed on
+// the unsigned type (signed overflow is undefined in scalar C++); >> stays arithmetic.
+template <class T, bool = std::is_integral_v<T>>
+struct LaneWrap {
+    using type = T;
+};
+template <class T>
+struct LaneWrap<T, true> {
+    using type = std::make_unsigned_t<T>;
+};
+template <class T>
+using lane_wrap_t = typename LaneWrap<T>::type;
+
+#define ERRSEG_PORTABLE_BINARY_AS(op, U)                                                             \
     template <class T, int N>                                                                        \
     PortableVec<T, N> operator op(const PortableVec<T, N>& a, const PortableVec<T, N>& b) {          \
-        return portable_map<T, N>(a, b, [](T x, T y) { return T(x op y); });                         \
+        return portable_map<T, N>(a, b, [](T x, T y) { return T(U(x) op U(y)); });                         \
     }                                                                                                \
     template <class T, int N, class S, std::enable_if_t<std::is_arithmetic_v<S>, int> = 0>          \
     PortableVec<T, N> operator op(const PortableVec<T, N>& a, S b) {                                 \
-        return portable_map<T, N>(a, b, [](T x, T y) { return T(x op y); });                         \
+        return portable_map<T, N>(a, b, [](T x, T y) { return T(U(x) op U(y)); });                         \
     }                                                                                                \
     template <class T, int N, class S, std::enable_if_t<std::is_arithmetic_v<S>, int> = 0>          \
     PortableVec<T, N> operator op(S a, const PortableVec<T, N>& b) {                                 \
-        return portable_map<T, N>(a, b, [](T x, T y) { return T(x op y); });                         \
+        return portable_map<T, N>(a, b, [](T x, T y) { return T(U(x) op U(y)); });                         \
     }                                                                                                \
     template <class T, int N, class B>                                                               \
     PortableVec<T, N>& operator op##=(PortableVec<T, N>& a, const B& b) {                            \
         return a = a op b;                                                                           \
     }
-ERRSEG_PORTABLE_BINARY(+)
-ERRSEG_PORTABLE_BINARY(-)
-ERRSEG_PORTABLE_BINARY(*)
-ERRSEG_PORTABLE_BINARY(/)
-ERRSEG_PORTABLE_BINARY(&)
-ERRSEG_PORTABLE_BINARY(|)
-ERRSEG_PORTABLE_BINARY(^)
-ERRSEG_PORTABLE_BINARY(<<)
-ERRSEG_PORTABLE_BINARY(>>)
-#undef ERRSEG_PORTABLE_BINARY
+ERRSEG_PORTABLE_BINARY_AS(+, lane_wrap_t<T>)
+ERRSEG_PORTABLE_BINARY_AS(-, lane_wrap_t<T>)
+ERRSEG_PORTABLE_BINARY_AS(*, lane_wrap_t<T>)
+ERRSEG_PORTABLE_BINARY_AS(/, T)
+ERRSEG_PORTABLE_BINARY_AS(&, T)
+ERRSEG_PORTABLE_BINARY_AS(|, T)
+ERRSEG_PORTABLE_BINARY_AS(^, T)
+ERRSEG_PORTABLE_BINARY_AS(<<, lane_wrap_t<T>)
+ERRSEG_PORTABLE_BINARY_AS(>>, T)
+#undef ERRSEG_PORTABLE_BINARY_AS
 
 // Comparisons: lanes of all ones (true) or zero, as an integer vector.
 #define ERRSEG_PORTABLE_COMPARE(op)                                                                  \
