@@ -18,21 +18,31 @@ for verb in segment eval embed-text embed-image classify; do
   done
 done
 
+# Exit status 1 and a message matching the (extended) regex; usage: refused REGEX WHAT COMMAND...
+refused() {
+  local pattern="$1" what="$2"; shift 2
+  local out rc=0
+  out="$("$@" 2>&1)" || rc=$?
+  [ "$rc" -eq 1 ] || fail "$what: exit $rc, expected 1 ($out)"
+  grep -Eq -- "$pattern" <<<"$out" || fail "$what: unexpected message: $out"
+}
+# Every verb that runs a network, with outputs named by the suffix; usage: each_verb CHECK SUFFIX
+each_verb() {
+  local check="$1" s="$2"
+  "$check" segment --model "$MODEL" --classes "cat,dog" "$IMG" -o "$WORK/seg$s"
+  "$check" eval --model "$MODEL" --classes "cat,dog" --images "$WORK/images" --labels "$WORK/labels"
+  "$check" embed-text --model "$MODEL" --out "$WORK/t$s.npy" "a cat"
+  "$check" embed-image --model "$MODEL" --out "$WORK/i$s.npy" "$IMG"
+  "$check" classify --model "$MODEL" --labels "cat,dog" "$IMG"
+}
 # A CPU-only build names the missing backend; a CUDA build on a machine without a GPU names the
 # missing device. Either way: exit status 1, one message, nothing written.
 expect_cuda_refusal() {  # verb args...
   local verb="$1"; shift
-  local out rc=0
-  out="$("$BIN" "$verb" --device cuda "$@" 2>&1)" || rc=$?
-  [ "$rc" -eq 1 ] || fail "$verb --device cuda: exit $rc, expected 1 ($out)"
-  grep -Eq -- "--device cuda: (this errseg was built without the CUDA backend|no usable CUDA device)" <<<"$out" ||
-    fail "$verb --device cuda: unexpected message: $out"
+  refused "--device cuda: (this errseg was built without the CUDA backend|no usable CUDA device)" \
+    "$verb --device cuda" "$BIN" "$verb" --device cuda "$@"
 }
-expect_cuda_refusal segment --model "$MODEL" --classes "cat,dog" "$IMG" -o "$WORK/seg"
-expect_cuda_refusal eval --model "$MODEL" --classes "cat,dog" --images "$WORK/images" --labels "$WORK/labels"
-expect_cuda_refusal embed-text --model "$MODEL" --out "$WORK/t.npy" "a cat"
-expect_cuda_refusal embed-image --model "$MODEL" --out "$WORK/i.npy" "$IMG"
-expect_cuda_refusal classify --model "$MODEL" --labels "cat,dog" "$IMG"
+each_verb expect_cuda_refusal ""
 [ ! -e "$WORK/t.npy" ] && [ ! -e "$WORK/i.npy" ] || fail "a refused run wrote output"
 
 # Bad values are refused by the same helper on every verb.
@@ -45,17 +55,10 @@ grep -q -- "--precision fp16 needs --device cuda" <<<"$out" || fail "unexpected 
 # refuses it with one message naming the cause, exit status 1, nothing written.
 expect_bf16_refusal() {  # verb args...
   local verb="$1"; shift
-  local out rc=0
-  out="$(ERRSEG_NO_CPU_BF16=1 "$BIN" "$verb" --precision bf16 "$@" 2>&1)" || rc=$?
-  [ "$rc" -eq 1 ] || fail "$verb --precision bf16 without AVX512-BF16: exit $rc, expected 1 ($out)"
-  grep -q -- "--precision bf16 on the CPU: disabled by ERRSEG_NO_CPU_BF16; use --precision fp32" <<<"$out" ||
-    fail "$verb --precision bf16: unexpected message: $out"
+  refused "--precision bf16 on the CPU: disabled by ERRSEG_NO_CPU_BF16; use --precision fp32" \
+    "$verb --precision bf16 without AVX512-BF16" env ERRSEG_NO_CPU_BF16=1 "$BIN" "$verb" --precision bf16 "$@"
 }
-expect_bf16_refusal segment --model "$MODEL" --classes "cat,dog" "$IMG" -o "$WORK/seg16"
-expect_bf16_refusal eval --model "$MODEL" --classes "cat,dog" --images "$WORK/images" --labels "$WORK/labels"
-expect_bf16_refusal embed-text --model "$MODEL" --out "$WORK/t16.npy" "a cat"
-expect_bf16_refusal embed-image --model "$MODEL" --out "$WORK/i16.npy" "$IMG"
-expect_bf16_refusal classify --model "$MODEL" --labels "cat,dog" "$IMG"
+each_verb expect_bf16_refusal 16
 [ ! -e "$WORK/seg16" ] && [ ! -e "$WORK/t16.npy" ] && [ ! -e "$WORK/i16.npy" ] || fail "a refused bf16 run wrote output"
 "$BIN" info --model "$MODEL" | grep -q "^cpu bf16: *available (AVX512-BF16)$\|^cpu bf16: *unavailable: " || fail "info does not say whether bf16 can run"
 ERRSEG_NO_CPU_BF16=1 "$BIN" info --model "$MODEL" | grep -q "^cpu bf16: *unavailable: disabled by ERRSEG_NO_CPU_BF16" ||
@@ -67,9 +70,8 @@ if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
   grep -q '"precision": *"bf16"' "$WORK/seg_bf16/sample_400x300.json" || fail "the record does not say bf16 ran"
   grep -q '"device": *"cpu"' "$WORK/seg_bf16/sample_400x300.json" || fail "the record does not name the device"
   # A path forced below avx512 rules bf16 out as well, naming the path.
-  rc=0; out="$(ERRSEG_ISA=avx2 "$BIN" segment --model "$MODEL" --classes "cat,dog" --precision bf16 "$IMG" -o "$WORK/seg_isa" 2>&1)" || rc=$?
-  [ "$rc" -eq 1 ] || fail "bf16 under ERRSEG_ISA=avx2: exit $rc, expected 1 ($out)"
-  grep -q -- "take the avx2 path (ERRSEG_ISA) and bf16 needs avx512" <<<"$out" || fail "bf16 under ERRSEG_ISA=avx2: unexpected message: $out"
+  refused "take the avx2 path \(ERRSEG_ISA\) and bf16 needs avx512" "bf16 under ERRSEG_ISA=avx2" \
+    env ERRSEG_ISA=avx2 "$BIN" segment --model "$MODEL" --classes "cat,dog" --precision bf16 "$IMG" -o "$WORK/seg_isa"
   [ ! -e "$WORK/seg_isa" ] || fail "a refused bf16 run wrote output"
 fi
 
