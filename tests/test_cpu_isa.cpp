@@ -139,8 +139,10 @@ TEST_CASE("cpu isa: ERRSEG_ISA lowers the path; more than the CPU has, or a bad 
 
 TEST_CASE("cpu isa: the GEMM on every path against float64, partial tiles and every transpose") {
     // Sizes around every path's tiles (6x8, 6x16, 8x48), the k block (256) and thread splits.
-    const int64_t shapes[][3] = {{1, 1, 1},   {5, 7, 3},     {6, 16, 8},    {8, 48, 17},  {13, 50, 257},
-                                 {25, 97, 64}, {96, 130, 300}, {200, 60, 520}, {7, 2100, 33}};
+    // Up to 32 rows the kernel reads a row-major B in place (ragged panels packed), else packs it.
+    const int64_t shapes[][3] = {{1, 1, 1},    {5, 7, 3},      {6, 16, 8},     {8, 48, 17},
+                                 {13, 50, 257}, {25, 97, 64},  {96, 130, 300}, {200, 60, 520},
+                                 {7, 2100, 33}, {32, 96, 300}, {17, 32, 513},  {40, 128, 129}};
     for (const auto& s : shapes) {
         const int64_t M = s[0], N = s[1], K = s[2];
         for (bool trans_b : {false, true}) {
@@ -176,6 +178,28 @@ TEST_CASE("cpu isa: the GEMM on every path against float64, partial tiles and ev
         });
         INFO(cpu_isa_name(isa));
         CHECK(max_scaled_err(c, want) < 1e-5);
+    }
+}
+
+TEST_CASE("cpu isa: every GEMM kernel variant sums in the same order (bit-identical rows), on every path") {
+    // 32 rows read B in place, 33 pack it; the row-major A is read in place, its transpose packed;
+    // N = 40 ends in a narrower tile than N = 96. Each row's bits must not change between them.
+    for (int64_t N : {40, 96}) {
+        const Tensor a = rand_tensor({33, 300}, 21), b = rand_tensor({300, N}, 22);
+        const Tensor at = a.transpose(0, 1).contiguous();
+        for (CpuIsa isa : supported_isas()) {
+            on_isa(isa, [&] {
+                const Tensor all = ops::matmul(a, b);
+                const Tensor top = ops::matmul(a.slice(0, 0, 32).contiguous(), b);
+                Tensor via_at = Tensor::empty({33, N});
+                ops::detail::gemm(33, N, 300, {at.data<float>(), 33, true}, {b.data<float>(), N, false},
+                                  via_at.data<float>(), N);
+                INFO(cpu_isa_name(isa) << " N=" << N);
+                CHECK(bit_equal(top, all.slice(0, 0, 32).contiguous()));
+                CHECK(bit_equal(all, via_at));
+                return 0;
+            });
+        }
     }
 }
 

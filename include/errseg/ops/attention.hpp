@@ -23,19 +23,26 @@ inline HeadsView heads_view(const Tensor& t) {
     return {cdata(t), t.strides()[0], t.strides()[1], t.strides()[2]};
 }
 
-// Row blocks of queries per task: bounds the score buffer to qb x Lk floats.
-constexpr int64_t kAttnQueryBlock = 64;
+// Row blocks of queries per task: bounds the score buffer to qb x Lk floats (200 KiB for
+// ERR-Seg's 400 keys, in L2). Each task packs its head's keys, so larger blocks spend less of
+// the time packing; the smaller block is kept where the large one would leave threads idle.
+// Results do not depend on the block size (rows are independent).
+constexpr int64_t kAttnQueryBlock = 128, kAttnQueryBlockSmall = 64;
+inline int64_t attention_query_block(int64_t heads_total, int64_t Lq) {
+    const int64_t tasks = heads_total * ((Lq + kAttnQueryBlock - 1) / kAttnQueryBlock);
+    return tasks >= 4 * int64_t(get_num_threads()) ? kAttnQueryBlock : kAttnQueryBlockSmall;
+}
 
 // out(b, h) [Lq, Dv] = softmax(scale * Q K^T, causal) V for every (b, h); `out` is addressed
 // like a HeadsView so callers can write straight into [B, L, H, Dv].
 inline void attention_core(int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t D, int64_t Dv,
                            HeadsView q, HeadsView k, HeadsView v, float* out, int64_t ob, int64_t oh,
                            int64_t ol, float scale, bool causal) {
-    const int64_t qblocks = (Lq + kAttnQueryBlock - 1) / kAttnQueryBlock;
+    const int64_t qb = attention_query_block(B * H, Lq), qblocks = (Lq + qb - 1) / qb;
     parallel_for(B * H * qblocks, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / (H * qblocks), h = (t / qblocks) % H, blk = t % qblocks;
-            const int64_t q0 = blk * kAttnQueryBlock, nq = std::min(kAttnQueryBlock, Lq - q0);
+            const int64_t q0 = blk * qb, nq = std::min(qb, Lq - q0);
             // Causal: query i sees keys 0..i, so this block needs keys [0, q0 + nq).
             const int64_t kend = causal ? std::min(Lk, q0 + nq) : Lk;
             float* qs = scratch(size_t(nq * D), 0);

@@ -65,31 +65,57 @@ inline void sg_pack_b(const MatArg& b, int64_t k0, int64_t kc, int64_t j0, int64
     }
 }
 
-// C[kMr x kNr] (+)= Ap[kc x kMr]^T Bp[kc x kNr]: kMr x NV accumulators stay in registers.
-// `overwrite` stores the sums, else adds them to C. Partial tiles (mr < kMr or nr < kNr) go
-// through a small buffer.
-inline void sg_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr, int64_t nr,
+// The A operand of one register tile: a packed panel (row r of step k at p[k * kMr + r]) or,
+// when op(A) is row-major, the rows in place (row r of step k at p[r * ld + k]; rows past the
+// tile's end repeat its last row, whose results the partial-tile store drops). Reading rows in
+// place saves packing A, which costs most where N is small (the head's 128- and 384-wide GEMMs).
+template <bool kPackedA>
+struct SgATile {
+    const float* p;
+    int64_t ld;
+};
+
+// The B operand of one register tile: step k's columns at p + k * step (a packed panel, step
+// kNr, or op(B)'s rows in place, step ld).
+struct SgBTile {
+    const float* p;
+    int64_t step;
+};
+
+// C[kMr x NV vectors] (+)= A[kMr x kc] B[kc x NV vectors]: kMr x NV accumulators stay in
+// registers. NV is the ISA's full tile width, or fewer vectors for the last panel of a narrow
+// product (N = 32 in attention, 128 = 48 + 48 + 32 in the head), which then skips the padding
+// instead of multiplying it. `overwrite` stores the sums, else adds them to C. Partial tiles
+// (mr < kMr or nr < NV vectors) go through a small buffer. Every variant sums each element over
+// k in the same order.
+template <bool kPackedA, int NV>
+inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int64_t ldc, int64_t mr, int64_t nr,
                       bool overwrite) {
-    constexpr int MR = int(kMr), NV = ERRSEG_ISA_NV;
+    constexpr int MR = int(kMr);
+    constexpr int64_t kNt = NV * kLanes;  // tile width
+    const float* rows[MR];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) rows[r] = kPackedA ? a.p + r : a.p + std::min<int64_t>(r, mr - 1) * a.ld;
+    constexpr int64_t kStep = kPackedA ? kMr : 1;  // floats between steps k and k + 1 of one row
     Vec acc[MR][NV];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[r][v] = Vec{};
+    const float* bp = b.p;
     for (int64_t k = 0; k < kc; ++k) {
-        Vec b[NV];
+        Vec bv[NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) b[v] = vload(bp + v * kLanes);
+        for (int v = 0; v < NV; ++v) bv[v] = vload(bp + v * kLanes);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
-            const float a = ap[r];
+            const float av = rows[r][k * kStep];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
+            for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
         }
-        ap += kMr;
-        bp += kNr;
+        bp += b.step;
     }
-    if (mr == kMr && nr == kNr) {
+    if (mr == kMr && nr == kNt) {
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
             float* cr = c + r * ldc;
@@ -101,14 +127,28 @@ inline void sg_kernel(int64_t kc, const float* ap, const float* bp, float* c, in
         }
         return;
     }
-    float tile[kMr * kNr];
+    float tile[kMr * kNt];
     for (int r = 0; r < MR; ++r)
-        for (int v = 0; v < NV; ++v) vstore(tile + r * kNr + v * kLanes, acc[r][v]);
+        for (int v = 0; v < NV; ++v) vstore(tile + r * kNt + v * kLanes, acc[r][v]);
     for (int64_t r = 0; r < mr; ++r)
         for (int64_t j = 0; j < nr; ++j) {
             float& dst = c[r * ldc + j];
-            dst = overwrite ? tile[r * kNr + j] : dst + tile[r * kNr + j];
+            dst = overwrite ? tile[r * kNt + j] : dst + tile[r * kNt + j];
         }
+}
+
+// One tile with as many vectors as its nr columns need (see sg_kernel).
+template <bool kPackedA>
+inline void sg_tile(int64_t kc, SgATile<kPackedA> a, SgBTile bp, float* c, int64_t ldc, int64_t mr, int64_t nr,
+                    bool overwrite) {
+    constexpr int NV = ERRSEG_ISA_NV;
+    static_assert(NV >= 1 && NV <= 3, "tile widths of 1 to 3 vectors");
+    if (NV >= 3 && nr > 2 * kLanes)
+        sg_kernel<kPackedA, NV>(kc, a, bp, c, ldc, mr, nr, overwrite);
+    else if (NV >= 2 && nr > kLanes)
+        sg_kernel<kPackedA, (NV >= 2 ? 2 : NV)>(kc, a, bp, c, ldc, mr, nr, overwrite);
+    else
+        sg_kernel<kPackedA, 1>(kc, a, bp, c, ldc, mr, nr, overwrite);
 }
 
 // C[m x n] (+)= op(A)[m x K] op(B)[K x n] where A's rows start at row i0 and B's columns at
@@ -116,21 +156,38 @@ inline void sg_kernel(int64_t kc, const float* ap, const float* bp, float* c, in
 inline void sgemm_serial(Tag, int64_t m, int64_t n, int64_t K, MatArg a, int64_t i0, MatArg b, int64_t j0, float* c,
                          int64_t ldc, bool accumulate) {
     float* bpack = scratch(size_t(kKc * std::min(kNc, (n + kNr - 1) / kNr * kNr)), 5);
-    float* apack = scratch(size_t(kKc * kMc), 4);
+    // A row-major A is read in place; a transposed one is packed (its rows are strided). A
+    // row-major B is read in place too when few row tiles reuse it (the head's convolutions with
+    // 8 to 32 output channels, attention's P·V), where packing it cost as much as the products.
+    const bool pack_a = a.trans, pack_b = b.trans || m > 4 * kMr;
+    float* apack = pack_a ? scratch(size_t(kKc * kMc), 4) : nullptr;
     for (int64_t jc = 0; jc < n; jc += kNc) {
         const int64_t nc = std::min(kNc, n - jc);
         for (int64_t pc = 0; pc < K; pc += kKc) {
             const int64_t kc = std::min(kKc, K - pc);
             const bool overwrite = pc == 0 && !accumulate;
-            sg_pack_b(b, pc, kc, j0 + jc, nc, bpack);
+            if (pack_b) sg_pack_b(b, pc, kc, j0 + jc, nc, bpack);
             for (int64_t ic = 0; ic < m; ic += kMc) {
                 const int64_t mc = std::min(kMc, m - ic);
-                sg_pack_a(a, i0 + ic, mc, pc, kc, apack);
+                if (pack_a) sg_pack_a(a, i0 + ic, mc, pc, kc, apack);
                 for (int64_t jr = 0; jr < nc; jr += kNr) {
-                    const float* bp = bpack + (jr / kNr) * kNr * kc;
+                    const int64_t nr = std::min(kNr, nc - jr);
+                    SgBTile bp{bpack + (jr / kNr) * kNr * kc, kNr};
+                    if (!pack_b && nr % kLanes == 0) {
+                        bp = {b.p + pc * b.ld + j0 + jc + jr, b.ld};
+                    } else if (!pack_b) {  // a ragged last panel: vector loads would read past it
+                        sg_pack_b(b, pc, kc, j0 + jc + jr, nr, bpack);
+                        bp = {bpack, kNr};
+                    }
                     for (int64_t ir = 0; ir < mc; ir += kMr) {
-                        sg_kernel(kc, apack + (ir / kMr) * kMr * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc,
-                                  std::min(kMr, mc - ir), std::min(kNr, nc - jr), overwrite);
+                        float* ct = c + (ic + ir) * ldc + jc + jr;
+                        const int64_t mr = std::min(kMr, mc - ir);
+                        if (pack_a)
+                            sg_tile(kc, SgATile<true>{apack + (ir / kMr) * kMr * kc, 0}, bp, ct, ldc, mr, nr,
+                                    overwrite);
+                        else
+                            sg_tile(kc, SgATile<false>{a.p + (i0 + ic + ir) * a.ld + pc, a.ld}, bp, ct, ldc, mr, nr,
+                                    overwrite);
                     }
                 }
             }
