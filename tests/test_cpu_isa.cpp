@@ -203,6 +203,32 @@ TEST_CASE("cpu isa: every GEMM kernel variant sums in the same order (bit-identi
     }
 }
 
+TEST_CASE("cpu isa: a bias added in the GEMM's store gives the bits of adding it after, on every path") {
+    // linear: one bias per column; conv2d: one per GEMM row (output channel). K = 300 spans two
+    // k blocks (the bias joins the first); 40 columns end in a narrow tile; 3 output channels are
+    // a partial row tile.
+    const Tensor x = rand_tensor({33, 300}, 31), w = rand_tensor({40, 300}, 32), bias = rand_tensor({40}, 33);
+    const Tensor img = rand_tensor({2, 20, 9, 11}, 34), cw = rand_tensor({3, 20, 3, 3}, 35), cb = rand_tensor({3}, 36);
+    for (CpuIsa isa : supported_isas()) {
+        on_isa(isa, [&] {
+            INFO(cpu_isa_name(isa));
+            // What linear did before: C filled with the bias, then every k block added to it.
+            Tensor filled = Tensor::empty({33, 40});
+            for (int64_t i = 0; i < 33; ++i) std::copy_n(bias.data<float>(), 40, filled.data<float>() + i * 40);
+            ops::detail::gemm(33, 40, 300, {x.data<float>(), 300, false}, {w.data<float>(), 300, true},
+                              filled.data<float>(), 40, /*accumulate=*/true);
+            CHECK(bit_equal(ops::linear(x, w, bias), filled));
+            // One k block: the same bits as adding the bias to the product.
+            const Tensor x1 = x.slice(1, 0, 200).contiguous(), w1 = w.slice(1, 0, 200).contiguous();
+            CHECK(bit_equal(ops::linear(x1, w1, bias), ops::add(ops::matmul(x1, w1, true), bias)));
+            const Tensor plain = ops::conv2d(img, cw, Tensor(), ops::Conv2dParams{1, 1, 1, 1});
+            CHECK(bit_equal(ops::conv2d(img, cw, cb, ops::Conv2dParams{1, 1, 1, 1}),
+                            ops::add(plain, cb.reshape({1, 3, 1, 1}))));
+            return 0;
+        });
+    }
+}
+
 TEST_CASE("cpu isa: GEMM results do not depend on the thread count, on every path") {
     const Tensor a = rand_tensor({300, 200}, 1), b = rand_tensor({500, 200}, 2);
     const int threads = get_num_threads();

@@ -21,18 +21,6 @@ inline MatArg matrix_operand(Tensor& t, bool trans) {
     return {cdata(t), cols, trans};
 }
 
-// Fills each row of c [rows, n] with bias (or zeros).
-inline void fill_rows(float* c, int64_t rows, int64_t n, const float* bias) {
-    parallel_for(rows, min_chunk_for(n), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            if (bias)
-                std::copy_n(bias, n, c + r * n);
-            else
-                std::fill_n(c + r * n, n, 0.f);
-        }
-    });
-}
-
 }  // namespace detail
 
 // a [..., M, K] x b [..., K, N] -> [..., M, N]. b may be 2-D (shared by every batch) or have
@@ -151,10 +139,9 @@ inline Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& 
     if (out.numel() == 0) return out;
     float* o = out.data<float>();
     detail::MatArg wm = detail::matrix_operand(w, true);
-    if (bp) detail::fill_rows(o, M, outf, bp);
     const detail::Bf16Weight wb = detail::bf16_weight(w, wm, /*as_a=*/false, outf, in);
-    detail::gemm_at(wb != nullptr, M, outf, in, {detail::cdata(x), in, false}, wm, o, outf, bp != nullptr, nullptr,
-                    wb.get(), epi.empty() ? nullptr : &epi);
+    detail::gemm_at(wb != nullptr, M, outf, in, {detail::cdata(x), in, false}, wm, o, outf, false, nullptr, wb.get(),
+                    epi.empty() ? nullptr : &epi, {bp, /*per_row=*/false});
     return out;
 }
 

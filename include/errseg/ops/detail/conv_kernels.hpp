@@ -83,12 +83,6 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
             const int64_t p0 = tile * T, len = std::min(T, P - p0);
             const float* xg = x + (n * g.C + gi * cg) * g.H * g.W;
             float* og_out = out + (n * g.O + gi * og) * P + p0;
-            for (int64_t o = 0; o < og; ++o) {
-                if (bias)
-                    std::fill_n(og_out + o * P, len, bias[gi * og + o]);
-                else
-                    std::fill_n(og_out + o * P, len, 0.f);
-            }
             MatArg bm;
             if (pointwise) {
                 bm = {xg + p0, P, false};
@@ -97,8 +91,9 @@ inline void conv2d_gemm(const ConvGeom& g, const float* x, const float* w, const
                 im2col_tile(g, xg, cg, p0, len, col);
                 bm = {col, len, false};
             }
-            gemm_at(w_bf16 != nullptr, og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, true, w_bf16, nullptr,
-                    epi);
+            // The GEMM's rows are this group's output channels: their bias is added per row.
+            gemm_at(w_bf16 != nullptr, og, len, K, {w + gi * og * K, K, false}, bm, og_out, P, false, w_bf16, nullptr,
+                    epi, {bias ? bias + gi * og : nullptr, /*per_row=*/true});
         }
     });
 }

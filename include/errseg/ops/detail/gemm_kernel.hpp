@@ -8,19 +8,36 @@
 
 namespace errseg::ops::detail {
 
+// Fills the block with its bias (or zeros).
+inline void fill_bias(float* c, int64_t m, int64_t n, int64_t ldc, int64_t r0, int64_t c0, GemmBias bias) {
+    for (int64_t i = 0; i < m; ++i) {
+        float* row = c + i * ldc;
+        if (!bias.p)
+            std::fill_n(row, n, 0.f);
+        else if (bias.per_row)
+            std::fill_n(row, n, bias.p[r0 + i]);
+        else
+            std::copy_n(bias.p + c0, n, row);
+    }
+}
+
 // Serial kernel on a block of rows [r0, r1) and columns [c0, c1) of C.
 inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K, MatArg a, MatArg b,
-                       float* c, int64_t ldc, bool accumulate) {
+                       float* c, int64_t ldc, bool accumulate, GemmBias bias = {}) {
     const int64_t m = r1 - r0, n = c1 - c0;
     if (m <= 0 || n <= 0) return;
     auto C = mat(c + r0 * ldc + c0, m, n, ldc);
     if (K == 0) {
-        if (!accumulate) C.setZero();
+        if (!accumulate) fill_bias(c + r0 * ldc + c0, m, n, ldc, r0, c0, bias);
         return;
     }
 #if defined(ERRSEG_HAVE_SGEMM)
-    on_cpu_isa([&](auto isa) { sgemm_serial(isa, m, n, K, a, r0, b, c0, c + r0 * ldc + c0, ldc, accumulate); });
+    on_cpu_isa([&](auto isa) { sgemm_serial(isa, m, n, K, a, r0, b, c0, c + r0 * ldc + c0, ldc, accumulate, bias); });
 #else
+    if (bias.p) {  // Eigen has no bias: fill, then accumulate (the same sums)
+        fill_bias(c + r0 * ldc + c0, m, n, ldc, r0, c0, bias);
+        accumulate = true;
+    }
     // Portable fallback: Eigen's GEMM on op(A) rows r0..r1 and op(B) columns c0..c1.
     auto run = [&](const auto& A, const auto& B) {
         if (accumulate)
@@ -40,13 +57,19 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
 }
 
 // C[M, N] (+)= op(A)[M, K] * op(B)[K, N], then the epilogue `epi` (if any) on each block the
-// moment it is done. Splits the larger of M and N into one block per thread; nested inside
-// another parallel_for it simply runs inline.
+// moment it is done. With a bias (and accumulate = false): C = bias + op(A) op(B), the bias
+// added as each tile is first stored. Splits the larger of M and N into one block per thread;
+// nested inside another parallel_for it simply runs inline.
 inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, int64_t ldc,
-                 bool accumulate = false, const Epilogue* epi = nullptr) {
+                 bool accumulate = false, const Epilogue* epi = nullptr, GemmBias bias = {}) {
     if (M <= 0 || N <= 0) return;
+    if (accumulate && bias.p) {  // C += bias first (no caller does this today), then accumulate
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) c[i * ldc + j] += bias.per_row ? bias.p[i] : bias.p[j];
+        bias = {};
+    }
     const auto block = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-        gemm_block(r0, r1, c0, c1, K, a, b, c, ldc, accumulate);
+        gemm_block(r0, r1, c0, c1, K, a, b, c, ldc, accumulate, bias);
         if (epi) (*epi)(c + r0 * ldc + c0, r1 - r0, c1 - c0, ldc);
     };
     const int64_t flops = M * N * std::max<int64_t>(K, 1);

@@ -33,13 +33,20 @@ inline Bf16Weight bf16_weight(const Tensor& w, const MatArg& m, bool as_a, int64
     return nullptr;
 }
 
-// C[M, N] (+)= op(A) op(B), then the epilogue `epi` (if any): in bf16 when `bf16` (each fp32
-// operand rounded while packed, or the packed weight given for that side), else gemm().
+// C[M, N] (+)= op(A) op(B) (+ bias), then the epilogue `epi` (if any): in bf16 when `bf16`
+// (each fp32 operand rounded while packed, or the packed weight given for that side), else
+// gemm().
 inline void gemm_at(bool bf16, int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, int64_t ldc,
                     bool accumulate = false, const Bf16Packed* a_packed = nullptr,
-                    const Bf16Packed* b_packed = nullptr, const Epilogue* epi = nullptr) {
+                    const Bf16Packed* b_packed = nullptr, const Epilogue* epi = nullptr, GemmBias bias = {}) {
 #if defined(ERRSEG_HAVE_BF16_GEMM)
     if (bf16) {
+        if (bias.p && !accumulate) {  // the bf16 kernels have no bias: fill C with it, then add
+            parallel_for(M, min_chunk_for(N), [&](int64_t r0, int64_t r1) {
+                fill_bias(c + r0 * ldc, r1 - r0, N, ldc, r0, 0, bias);
+            });
+            accumulate = true;
+        }
         gemm_bf16(M, N, K, {a, a_packed}, {b, b_packed}, c, ldc, accumulate);
         if (epi) (*epi)(c, M, N, ldc);  // one pass after the bf16 GEMM (its kernels have no epilogue)
         return;
@@ -47,7 +54,7 @@ inline void gemm_at(bool bf16, int64_t M, int64_t N, int64_t K, MatArg a, MatArg
 #else
     (void)bf16, (void)a_packed, (void)b_packed;
 #endif
-    gemm(M, N, K, a, b, c, ldc, accumulate, epi);
+    gemm(M, N, K, a, b, c, ldc, accumulate, epi, bias);
 }
 
 }  // namespace errseg::ops::detail

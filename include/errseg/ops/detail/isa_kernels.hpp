@@ -70,6 +70,15 @@ struct MatArg {
     bool trans = false;
 };
 
+// A bias the GEMM adds to C = op(A) op(B) as it first stores each tile (without accumulation):
+// bias[j] for column j (linear layers) or bias[i] for row i (convolutions: rows are output
+// channels). p points at the bias of the whole product's column / row 0.
+struct GemmBias {
+    const float* p = nullptr;
+    bool per_row = false;
+    const float* at(int64_t i) const { return p ? p + i : nullptr; }
+};
+
 // Channels-last depthwise conv geometry (ops::conv2d_depthwise_nhwc): input [N, H, W, C],
 // kernel kh x kw, padding ph / pw, output [N, Ho, Wo, C].
 struct DwNhwcGeom {

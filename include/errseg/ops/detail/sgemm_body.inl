@@ -82,15 +82,24 @@ struct SgBTile {
     int64_t step;
 };
 
+// How a tile's sums reach C: added to C, or (first k block, no accumulation) stored, plus the
+// bias of the tile's columns (bias_col) or rows (bias_row) if any. bias + sum is what filling C
+// with the bias and then adding gave, without the extra pass over C.
+struct SgStore {
+    bool overwrite;
+    const float* bias_col;
+    const float* bias_row;
+};
+
 // C[kMr x NV vectors] (+)= A[kMr x kc] B[kc x NV vectors]: kMr x NV accumulators stay in
 // registers. NV is the ISA's full tile width, or fewer vectors for the last panel of a narrow
 // product (N = 32 in attention, 128 = 48 + 48 + 32 in the head), which then skips the padding
-// instead of multiplying it. `overwrite` stores the sums, else adds them to C. Partial tiles
+// instead of multiplying it. `st` says how the sums reach C (SgStore). Partial tiles
 // (mr < kMr or nr < NV vectors) go through a small buffer. Every variant sums each element over
 // k in the same order.
 template <bool kPackedA, int NV>
 inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int64_t ldc, int64_t mr, int64_t nr,
-                      bool overwrite) {
+                      SgStore st) {
     constexpr int MR = int(kMr);
     constexpr int64_t kNt = NV * kLanes;  // tile width
     const float* rows[MR];
@@ -115,6 +124,7 @@ inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int6
         }
         bp += b.step;
     }
+    const bool biased = st.overwrite && (st.bias_col || st.bias_row);
     if (mr == kMr && nr == kNt) {
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
@@ -122,7 +132,14 @@ inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int6
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) {
                 float* p = cr + v * kLanes;
-                vstore(p, overwrite ? acc[r][v] : vload(p) + acc[r][v]);
+                if (!st.overwrite)
+                    vstore(p, vload(p) + acc[r][v]);
+                else if (!biased)
+                    vstore(p, acc[r][v]);
+                else if (st.bias_col)
+                    vstore(p, vload(st.bias_col + v * kLanes) + acc[r][v]);
+                else
+                    vstore(p, st.bias_row[r] + acc[r][v]);
             }
         }
         return;
@@ -133,28 +150,34 @@ inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int6
     for (int64_t r = 0; r < mr; ++r)
         for (int64_t j = 0; j < nr; ++j) {
             float& dst = c[r * ldc + j];
-            dst = overwrite ? tile[r * kNt + j] : dst + tile[r * kNt + j];
+            const float sum = tile[r * kNt + j];
+            if (!st.overwrite)
+                dst = dst + sum;
+            else if (!biased)
+                dst = sum;
+            else
+                dst = (st.bias_col ? st.bias_col[j] : st.bias_row[r]) + sum;
         }
 }
 
 // One tile with as many vectors as its nr columns need (see sg_kernel).
 template <bool kPackedA>
 inline void sg_tile(int64_t kc, SgATile<kPackedA> a, SgBTile bp, float* c, int64_t ldc, int64_t mr, int64_t nr,
-                    bool overwrite) {
+                    SgStore store) {
     constexpr int NV = ERRSEG_ISA_NV;
     static_assert(NV >= 1 && NV <= 3, "tile widths of 1 to 3 vectors");
     if (NV >= 3 && nr > 2 * kLanes)
-        sg_kernel<kPackedA, NV>(kc, a, bp, c, ldc, mr, nr, overwrite);
+        sg_kernel<kPackedA, NV>(kc, a, bp, c, ldc, mr, nr, store);
     else if (NV >= 2 && nr > kLanes)
-        sg_kernel<kPackedA, (NV >= 2 ? 2 : NV)>(kc, a, bp, c, ldc, mr, nr, overwrite);
+        sg_kernel<kPackedA, (NV >= 2 ? 2 : NV)>(kc, a, bp, c, ldc, mr, nr, store);
     else
-        sg_kernel<kPackedA, 1>(kc, a, bp, c, ldc, mr, nr, overwrite);
+        sg_kernel<kPackedA, 1>(kc, a, bp, c, ldc, mr, nr, store);
 }
 
-// C[m x n] (+)= op(A)[m x K] op(B)[K x n] where A's rows start at row i0 and B's columns at
-// j0; c points at C(i0, j0). Serial: callers split the work.
+// C[m x n] (+)= op(A)[m x K] op(B)[K x n] (+ bias, see GemmBias) where A's rows start at row
+// i0 and B's columns at j0; c points at C(i0, j0). Serial: callers split the work.
 inline void sgemm_serial(Tag, int64_t m, int64_t n, int64_t K, MatArg a, int64_t i0, MatArg b, int64_t j0, float* c,
-                         int64_t ldc, bool accumulate) {
+                         int64_t ldc, bool accumulate, GemmBias bias = {}) {
     float* bpack = scratch(size_t(kKc * std::min(kNc, (n + kNr - 1) / kNr * kNr)), 5);
     // A row-major A is read in place; a transposed one is packed (its rows are strided). A
     // row-major B is read in place too when few row tiles reuse it (the head's convolutions with
@@ -165,7 +188,7 @@ inline void sgemm_serial(Tag, int64_t m, int64_t n, int64_t K, MatArg a, int64_t
         const int64_t nc = std::min(kNc, n - jc);
         for (int64_t pc = 0; pc < K; pc += kKc) {
             const int64_t kc = std::min(kKc, K - pc);
-            const bool overwrite = pc == 0 && !accumulate;
+            const bool first_block = pc == 0 && !accumulate;
             if (pack_b) sg_pack_b(b, pc, kc, j0 + jc, nc, bpack);
             for (int64_t ic = 0; ic < m; ic += kMc) {
                 const int64_t mc = std::min(kMc, m - ic);
@@ -182,12 +205,14 @@ inline void sgemm_serial(Tag, int64_t m, int64_t n, int64_t K, MatArg a, int64_t
                     for (int64_t ir = 0; ir < mc; ir += kMr) {
                         float* ct = c + (ic + ir) * ldc + jc + jr;
                         const int64_t mr = std::min(kMr, mc - ir);
+                        const SgStore store{first_block, bias.per_row ? nullptr : bias.at(j0 + jc + jr),
+                                                bias.per_row ? bias.at(i0 + ic + ir) : nullptr};
                         if (pack_a)
                             sg_tile(kc, SgATile<true>{apack + (ir / kMr) * kMr * kc, 0}, bp, ct, ldc, mr, nr,
-                                    overwrite);
+                                    store);
                         else
                             sg_tile(kc, SgATile<false>{a.p + (i0 + ic + ir) * a.ld + pc, a.ld}, bp, ct, ldc, mr, nr,
-                                    overwrite);
+                                    store);
                     }
                 }
             }
