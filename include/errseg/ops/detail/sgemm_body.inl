@@ -190,29 +190,33 @@ inline void sgemm_serial(Tag, int64_t m, int64_t n, int64_t K, MatArg a, int64_t
             const int64_t kc = std::min(kKc, K - pc);
             const bool first_block = pc == 0 && !accumulate;
             if (pack_b) sg_pack_b(b, pc, kc, j0 + jc, nc, bpack);
+            // In place, a ragged last panel (not whole vectors) is packed: loads would read past it.
+            const int64_t last_jr = (nc - 1) / kNr * kNr, last_nr = nc - last_jr;
+            const bool pack_last = !pack_b && last_nr % kLanes != 0;
+            if (pack_last) sg_pack_b(b, pc, kc, j0 + jc + last_jr, last_nr, bpack);
+            const auto b_tile = [&](int64_t jr) -> SgBTile {
+                if (pack_b) return {bpack + (jr / kNr) * kNr * kc, kNr};
+                if (pack_last && jr == last_jr) return {bpack, kNr};
+                return {b.p + pc * b.ld + j0 + jc + jr, b.ld};
+            };
             for (int64_t ic = 0; ic < m; ic += kMc) {
                 const int64_t mc = std::min(kMc, m - ic);
                 if (pack_a) sg_pack_a(a, i0 + ic, mc, pc, kc, apack);
-                for (int64_t jr = 0; jr < nc; jr += kNr) {
-                    const int64_t nr = std::min(kNr, nc - jr);
-                    SgBTile bp{bpack + (jr / kNr) * kNr * kc, kNr};
-                    if (!pack_b && nr % kLanes == 0) {
-                        bp = {b.p + pc * b.ld + j0 + jc + jr, b.ld};
-                    } else if (!pack_b) {  // a ragged last panel: vector loads would read past it
-                        sg_pack_b(b, pc, kc, j0 + jc + jr, nr, bpack);
-                        bp = {bpack, kNr};
-                    }
-                    for (int64_t ir = 0; ir < mc; ir += kMr) {
+                // Row tiles outer: the tile's A rows (kMr x kc, broadcast) stay in L1 while the
+                // B panels stream from L2 (BLIS keeps its broadcast operand resident the same way).
+                for (int64_t ir = 0; ir < mc; ir += kMr) {
+                    const int64_t mr = std::min(kMr, mc - ir);
+                    for (int64_t jr = 0; jr < nc; jr += kNr) {
+                        const int64_t nr = std::min(kNr, nc - jr);
                         float* ct = c + (ic + ir) * ldc + jc + jr;
-                        const int64_t mr = std::min(kMr, mc - ir);
                         const SgStore store{first_block, bias.per_row ? nullptr : bias.at(j0 + jc + jr),
-                                                bias.per_row ? bias.at(i0 + ic + ir) : nullptr};
+                                            bias.per_row ? bias.at(i0 + ic + ir) : nullptr};
                         if (pack_a)
-                            sg_tile(kc, SgATile<true>{apack + (ir / kMr) * kMr * kc, 0}, bp, ct, ldc, mr, nr,
+                            sg_tile(kc, SgATile<true>{apack + (ir / kMr) * kMr * kc, 0}, b_tile(jr), ct, ldc, mr, nr,
                                     store);
                         else
-                            sg_tile(kc, SgATile<false>{a.p + (i0 + ic + ir) * a.ld + pc, a.ld}, bp, ct, ldc, mr, nr,
-                                    store);
+                            sg_tile(kc, SgATile<false>{a.p + (i0 + ic + ir) * a.ld + pc, a.ld}, b_tile(jr), ct, ldc,
+                                    mr, nr, store);
                     }
                 }
             }
