@@ -550,6 +550,33 @@ TEST_CASE("cpu isa: layer_norm2d on every path against float64") {
     }
 }
 
+TEST_CASE("cpu isa: group_norm on every path against float64") {
+    // Planes below, at and past the vector widths; an offset mean (the shifted statistics).
+    const Shape shapes[] = {{2, 6, 1, 3}, {1, 8, 4, 4}, {2, 16, 9, 17}};
+    for (const Shape& s : shapes) {
+        const Tensor x = rand_tensor(s, 44, 97.f, 103.f), w = rand_tensor({s[1]}, 45), b = rand_tensor({s[1]}, 46);
+        const int64_t C = s[1], P = s[2] * s[3], groups = 2, cg = C / groups;
+        std::vector<double> want(size_t(x.numel()));
+        for (int64_t n = 0; n < s[0]; ++n)
+            for (int64_t g = 0; g < groups; ++g) {
+                const float* p = x.data<float>() + (n * C + g * cg) * P;
+                double m = 0, v = 0;
+                for (int64_t i = 0; i < cg * P; ++i) m += double(p[i]) / double(cg * P);
+                for (int64_t i = 0; i < cg * P; ++i) v += (p[i] - m) * (p[i] - m) / double(cg * P);
+                for (int64_t i = 0; i < cg * P; ++i) {
+                    const int64_t c = g * cg + i / P;
+                    want[size_t((n * C + g * cg) * P + i)] =
+                        (p[i] - m) / std::sqrt(v + 1e-5) * w.data<float>()[c] + b.data<float>()[c];
+                }
+            }
+        for (CpuIsa isa : supported_isas()) {
+            INFO(cpu_isa_name(isa) << " " << shape_str(s));
+            const Tensor y = on_isa(isa, [&] { return ops::group_norm(x, int(groups), w, b, 1e-5f); });
+            CHECK(max_scaled_err(y, want) < 2e-5);
+        }
+    }
+}
+
 TEST_CASE("cpu isa: broadcast binary ops give the same bits as scalar float on every path") {
     const Tensor a = rand_tensor({3, 5, 37}, 51), b = rand_tensor({3, 5, 37}, 52, 0.5f, 2.f);
     const Tensor row = rand_tensor({37}, 53, 0.5f, 2.f), col = rand_tensor({3, 5, 1}, 54, 0.5f, 2.f);

@@ -120,7 +120,7 @@ inline Tensor group_norm(const Tensor& x_in, int groups, const Tensor& weight, c
             const int64_t n = nc / C, c = nc % C, g = n * groups + c / cg;
             const float s = grstd[size_t(g)] * (w ? w[c] : 1.f);
             const float k = gshift[size_t(g)], m = gmean[size_t(g)], sh = b ? b[c] : 0.f;
-            detail::MapArr(dst + nc * P, P) = ((detail::MapCArr(src + nc * P, P) - k) - m) * s + sh;
+            detail::on_cpu_isa([&](auto isa) { plane_affine(isa, src + nc * P, dst + nc * P, P, k, m, s, sh); });
             if (!epi.empty()) epi(dst + nc * P, 1, P, P);
         }
     });

@@ -63,6 +63,15 @@ inline void norm_affine(Tag, const float* in, float* out, int64_t n, float shift
     }
 }
 
+// out = ((in - shift) - m) * scale + offset over n values: one GroupNorm plane, its channel's
+// weight folded into scale and its bias in offset.
+inline void plane_affine(Tag, const float* in, float* out, int64_t n, float shift, float m, float scale,
+                         float offset) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) vstore(out + i, ((vload(in + i) - shift) - m) * scale + offset);
+    for (; i < n; ++i) out[i] = ((in[i] - shift) - m) * scale + offset;
+}
+
 // LayerNorm2d (normalised over channels) of len <= kLn2dTile pixels whose channel c is at
 // in[c * P]: mean summed in double and kept as its float rounding m plus the error lo, variance
 // of d = (x - m) - lo summed in float over c in order, out = d * rstd * w[c] + b[c] (w, b may be
