@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <utility>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../../core.hpp"
@@ -121,19 +122,41 @@ typename B::Tensor tokens_as_map_view(const typename B::Tensor& t, int64_t H, in
 
 // Runs fn(begin, end) over consecutive class ranges of at most `chunk` classes and stacks the
 // results (each [end - begin, ...]) along dim 0. Per-class modules use this to bound the memory
-// of their intermediates when K is large.
+// of their intermediates when K is large. On the CPU each chunk's result is copied straight into
+// the stacked output (slices are writable views), so the results are never held twice (a list of
+// parts plus their concatenation); other backends concatenate.
 template <class B, class F>
 typename B::Tensor map_class_chunks(int64_t K, int64_t chunk, F&& fn) {
     chunk = std::max<int64_t>(1, chunk);
     if (K <= chunk) return B::contiguous(fn(int64_t(0), K));
-    std::vector<typename B::Tensor> parts;
-    for (int64_t b = 0; b < K; b += chunk) {
-        const int64_t e = std::min(K, b + chunk);
-        parts.push_back(fn(b, e));
-        ERRSEG_CHECK(parts.back().size(0) == e - b, "class chunk result has ", parts.back().size(0),
-                     " rows, expected ", e - b);
+    const auto check_rows = [](const typename B::Tensor& part, int64_t b, int64_t e) {
+        ERRSEG_CHECK(part.size(0) == e - b, "class chunk result has ", part.size(0), " rows, expected ", e - b);
+    };
+    if constexpr (std::is_same_v<B, CpuBackend>) {
+        Tensor out;
+        for (int64_t b = 0; b < K; b += chunk) {
+            const int64_t e = std::min(K, b + chunk);
+            const Tensor part = fn(b, e).to_f32();  // dense float32, like concat's inputs
+            check_rows(part, b, e);
+            if (!out.defined()) {
+                Shape shape = part.shape();
+                shape[0] = K;
+                out = Tensor::empty(shape);
+            }
+            ERRSEG_CHECK(part.numel() == (e - b) * (out.numel() / K), "class chunk result ",
+                         shape_str(part.shape()), " does not match the first chunk's ", shape_str(out.shape()));
+            std::copy_n(part.data<float>(), size_t(part.numel()), out.data<float>() + b * (out.numel() / K));
+        }
+        return out;
+    } else {
+        std::vector<typename B::Tensor> parts;
+        for (int64_t b = 0; b < K; b += chunk) {
+            const int64_t e = std::min(K, b + chunk);
+            parts.push_back(fn(b, e));
+            check_rows(parts.back(), b, e);
+        }
+        return B::concat(parts, 0);
     }
-    return B::concat(parts, 0);
 }
 
 // Wall-clock stage timings: lap("name") records the time since the previous lap.

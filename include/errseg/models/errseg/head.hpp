@@ -44,8 +44,12 @@ public:
         : spatial_(w.scope("spatial_fusion.sa."), dim, heads, sr_ratio),
           classes_(w.scope("class_fusion.sa."), dim, heads) {}
 
-    T forward(const T& x, const T& image_guidance, const T& text_guidance, int64_t class_chunk) const {
-        return classes_.forward(spatial_.forward(x, image_guidance, class_chunk), text_guidance);
+    // Takes x by value: the caller moves its features in, so they are freed as soon as spatial
+    // fusion has read them (one K x C x H x W tensor less alive during class fusion).
+    T forward(T x, const T& image_guidance, const T& text_guidance, int64_t class_chunk) const {
+        T fused = spatial_.forward(x, image_guidance, class_chunk);
+        x = T();
+        return classes_.forward(fused, text_guidance);
     }
 
 private:
@@ -137,7 +141,7 @@ public:
 
         // H9: aggregator.
         for (const AggregatorLayerOn<B>& layer : layers_)
-            x = layer.forward(x, guidance.aggregation, text_guidance, class_chunk_);
+            x = layer.forward(std::move(x), guidance.aggregation, text_guidance, class_chunk_);
         timer.lap("head.aggregator");
 
         // H10–H13: up-decoders and output head, per class chunk.

@@ -102,37 +102,42 @@ private:
         const int64_t H = x_map.size(2), W = x_map.size(3);
 
         T x = errseg_detail::map_to_tokens<B>(x_map);  // [n, N, C]
-        const T xn = B::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
+        {  // attention; its intermediates are freed before the MLP's
+            const T xn = B::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
 
-        // Queries from [xn, g].
-        const T q = B::linear(xn, q_.feature_weight, T(), Activation::None, g.q);  // [n, N, C]
+            // Queries from [xn, g].
+            const T q = B::linear(xn, q_.feature_weight, T(), Activation::None, g.q);  // [n, N, C]
 
-        // Keys from [xn, g] and values from xn, on the reduced grid when sr > 1.
-        T k, v;
-        if (sr_ratio_ > 1) {
-            const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
-            // [n, C, H, W], made dense once for both reduction convs.
-            const T xn_map = B::contiguous(errseg_detail::tokens_as_map_view<B>(xn, H, W));
-            const T k_map = B::conv2d(xn_map, sr_k_.feature_weight, T(), sr, Activation::None, g.k);
-            const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
-                                             norm_k_.bias, kLayerNormEps);
-            k = linear(k_tokens, k_);
-            const T v_map = B::conv2d(xn_map, sr_v_.weight, sr_v_.bias, sr);
-            const T v_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(v_map), norm_v_.weight,
-                                             norm_v_.bias, kLayerNormEps);
-            v = linear(v_tokens, v_);
-        } else {
-            k = B::linear(xn, k_split_.feature_weight, T(), Activation::None, g.k);
-            v = linear(xn, v_);
+            // Keys from [xn, g] and values from xn, on the reduced grid when sr > 1.
+            T k, v;
+            if (sr_ratio_ > 1) {
+                const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
+                // [n, C, H, W], made dense once for both reduction convs.
+                const T xn_map = B::contiguous(errseg_detail::tokens_as_map_view<B>(xn, H, W));
+                const T k_map = B::conv2d(xn_map, sr_k_.feature_weight, T(), sr, Activation::None, g.k);
+                const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
+                                                 norm_k_.bias, kLayerNormEps);
+                k = linear(k_tokens, k_);
+                const T v_map = B::conv2d(xn_map, sr_v_.weight, sr_v_.bias, sr);
+                const T v_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(v_map), norm_v_.weight,
+                                                 norm_v_.bias, kLayerNormEps);
+                v = linear(v_tokens, v_);
+            } else {
+                k = B::linear(xn, k_split_.feature_weight, T(), Activation::None, g.k);
+                v = linear(xn, v_);
+            }
+
+            // Multi-head softmax attention, heads = contiguous channel groups of size d.
+            const float scale = float(1.0 / std::sqrt(double(dim_ / heads_)));
+            x = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, x);
         }
 
-        // Multi-head softmax attention, heads = contiguous channel groups of size d.
-        const float scale = float(1.0 / std::sqrt(double(dim_ / heads_)));
-        x = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, x);
-
         // Gated MLP followed by a depthwise 7x7 conv on the token map.
-        const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
-        T u = B::mul(linear(h, fc1_, Activation::Relu6), linear(h, fc2_));
+        T u;
+        {
+            const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
+            u = B::mul(linear(h, fc1_, Activation::Relu6), linear(h, fc2_));
+        }
         u = linear(u, fc3_);
         const int64_t n = u.size(0);  // the depthwise conv runs on the token layout directly
         u = B::conv2d_depthwise_nhwc(u.reshape({n, H, W, dim_}), dwconv_.weight, dwconv_.bias, 3, 3);
