@@ -142,9 +142,9 @@ TEST_CASE("ERR-Seg head: K larger than the vocabulary keeps every class") {
 }
 
 TEST_CASE("ERR-Seg head: an aggregator layer holds at most ~3 copies of its K x C x H x W input") {
-    // What the layer keeps alive besides per-chunk temporaries: its input until spatial fusion
-    // has read it, spatial fusion's output (filled chunk by chunk, no list + concatenation),
-    // class fusion's pooled-grid tensors and the upsampled residual, summed in place. Before
+    // What the layer keeps alive besides per-chunk temporaries: its input, overwritten by
+    // spatial fusion chunk by chunk (the input is moved in), class fusion's pooled-grid tensors
+    // (its MLP runs over chunks of positions) and the upsampled residual, summed in place. Before
     // this was bounded the layer held input, chunk list, concatenation, upsampled and sum at
     // once: 5.5x the input above what was alive before, at this shape.
     const Fixture& f = fixture();

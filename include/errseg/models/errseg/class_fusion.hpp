@@ -31,6 +31,7 @@ public:
     using T = typename B::Tensor;
     static constexpr float kLayerNormEps = 1e-5f;
     static constexpr int kPool = 2;  // AvgPool2d(2, 2)
+    static constexpr int64_t kMlpPositions = 64;  // pooled positions per MLP chunk (memory bound)
 
     ClassFusionBlockOn() = default;
     // `w` is scoped at `aggregator_layers.{i}.class_fusion.sa.`.
@@ -78,14 +79,15 @@ public:
             z = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, z);
         }
 
-        // Gated MLP with a ReLU6 after fc3.
-        T u;
-        {
-            const T hn = B::layer_norm(z, norm2_.weight, norm2_.bias, kLayerNormEps);
-            u = B::mul(linear(hn, fc1_, Activation::Relu6), linear(hn, fc2_));
-        }
-        z = linear(u, fc3_, Activation::Relu6, z);
-        u = T();
+        // Gated MLP with a ReLU6 after fc3, kMlpPositions positions at a time: every row is
+        // independent (the same bits as all at once) and its three 3C-wide intermediates then
+        // stay small instead of 2.25x the size of x.
+        z = errseg_detail::map_class_chunks<B>(L, kMlpPositions, [&](int64_t b, int64_t e) {
+            const T zc = B::slice0(z, b, e);
+            const T hn = B::layer_norm(zc, norm2_.weight, norm2_.bias, kLayerNormEps);
+            const T u = B::mul(linear(hn, fc1_, Activation::Relu6), linear(hn, fc2_));
+            return linear(u, fc3_, Activation::Relu6, zc);
+        });
 
         // Back to [K, C, h, w], upsampled with align_corners = True, residual at full resolution.
         // The sum goes into the upsampled tensor (float addition commutes: the same bits as

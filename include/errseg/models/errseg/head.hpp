@@ -44,12 +44,10 @@ public:
         : spatial_(w.scope("spatial_fusion.sa."), dim, heads, sr_ratio),
           classes_(w.scope("class_fusion.sa."), dim, heads) {}
 
-    // Takes x by value: the caller moves its features in, so they are freed as soon as spatial
-    // fusion has read them (one K x C x H x W tensor less alive during class fusion).
+    // Takes x by value: a caller that moves its features in lets spatial fusion overwrite them
+    // on the CPU (one K x C x H x W tensor instead of two).
     T forward(T x, const T& image_guidance, const T& text_guidance, int64_t class_chunk) const {
-        T fused = spatial_.forward(x, image_guidance, class_chunk);
-        x = T();
-        return classes_.forward(fused, text_guidance);
+        return classes_.forward(spatial_.forward(std::move(x), image_guidance, class_chunk), text_guidance);
     }
 
 private:
@@ -154,6 +152,7 @@ public:
                 return output_.forward(y);                                             // [n, H4, W4]
             }));
         timer.lap("head.up_decoder");
+        x = T();  // not needed any more: freed before the T-class reconstruction is allocated
 
         // H14: reconstruction over the whole vocabulary (host).
         const int64_t H4 = logits_kept.size(1), W4 = logits_kept.size(2), plane = H4 * W4;

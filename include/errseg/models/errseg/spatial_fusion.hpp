@@ -64,8 +64,9 @@ public:
     }
 
     // x [K, C, H, W] (one map per selected class), guidance [1, C, H, W] -> [K, C, H, W].
-    // Classes are independent; `chunk` bounds how many are processed at once (memory).
-    T forward(const T& x, const T& guidance, int64_t chunk = 8) const {
+    // Classes are independent; `chunk` bounds how many are processed at once (memory). A caller
+    // that moves x in lets the CPU write the result over it (map_rows_in_place).
+    T forward(T x, const T& guidance, int64_t chunk = 8) const {
         ERRSEG_CHECK(x.dim() == 4 && x.size(1) == dim_, "spatial fusion: expected [K, ", dim_,
                      ", H, W], got ", shape_str(x.shape()));
         ERRSEG_CHECK(guidance.dim() == 4 && guidance.size(0) == 1 && guidance.size(1) == dim_ &&
@@ -73,9 +74,8 @@ public:
                      "spatial fusion: guidance ", shape_str(guidance.shape()), " does not match features ",
                      shape_str(x.shape()));
         const GuidanceTerms g = guidance_terms(guidance);
-        return errseg_detail::map_class_chunks<B>(x.size(0), chunk, [&](int64_t b, int64_t e) {
-            return forward_classes(B::slice0(x, b, e), g);
-        });
+        return errseg_detail::map_rows_in_place<B>(std::move(x), chunk,
+                                                   [&](const T& rows) { return forward_classes(rows, g); });
     }
 
 private:
