@@ -4,7 +4,8 @@
 //     matches upstream to ~3e-7) through our head, compared with upstream's logits;
 //   * permutation invariance: upstream shuffles the kept classes before decoding; decoding in
 //     any order and scattering back by class index gives the same logits (within 1e-6);
-//   * class chunking (a memory bound) does not change the result.
+//   * class chunking (a memory bound) does not change the result;
+//   * an aggregator layer's peak memory stays a small multiple of its input (heap_usage).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "errseg/io/weights.hpp"
 #include "errseg/models/errseg/config.hpp"
 #include "errseg/models/errseg/head.hpp"
+#include "random_tensors.hpp"
 
 using namespace errseg;
 using namespace errseg::models;
@@ -137,4 +139,32 @@ TEST_CASE("ERR-Seg head: K larger than the vocabulary keeps every class") {
     int64_t filled = 0;
     for (int64_t i = 0; i < out.logits.numel(); ++i) filled += out.logits.data<float>()[i] == -100.f;
     CHECK(filled == 0);
+}
+
+TEST_CASE("ERR-Seg head: an aggregator layer holds at most ~3 copies of its K x C x H x W input") {
+    // What the layer keeps alive besides per-chunk temporaries: its input, overwritten by
+    // spatial fusion chunk by chunk (the input is moved in), class fusion's pooled-grid tensors
+    // (its MLP runs over chunks of positions) and the upsampled residual, summed in place. Before
+    // this was bounded the layer held input, chunk list, concatenation, upsampled and sum at
+    // once: 5.5x the input above what was alive before, at this shape.
+    const Fixture& f = fixture();
+    const ErrSegHeadConfig& cfg = f.cfg.head;
+    const int64_t K = 48, C = cfg.aggregator_dim, H = 16, W = 16, chunk = 4;
+    const AggregatorLayer layer(f.weights.scope("head.aggregator_layers.0."), C, cfg.aggregator_heads,
+                                cfg.aggregator_scale_ratio[0]);
+    const Tensor guidance = errseg_test::rand_tensor({1, C, H, W}, 7);
+    const Tensor text_guidance = errseg_test::rand_tensor({K, C}, 8);
+    const Tensor x_ref = errseg_test::rand_tensor({K, C, H, W}, 9);
+    const Tensor expected = layer.forward(x_ref.clone(), guidance, text_guidance, K);  // one chunk
+
+    Tensor x = x_ref.clone();
+    const double input_bytes = double(x.numel()) * 4;
+    reset_heap_peak();
+    const size_t before = heap_usage().tensor_bytes;  // includes x
+    const Tensor out = layer.forward(std::move(x), guidance, text_guidance, chunk);
+    const double extra = double(heap_usage().peak_tensor_bytes - before);
+    std::printf("[aggregator memory] input %.2f MiB, peak above what was alive before: %.2f MiB (%.2fx)\n",
+                input_bytes / 1048576.0, extra / 1048576.0, extra / input_bytes);
+    CHECK(extra <= 3.0 * input_bytes);
+    CHECK(max_abs_diff(expected, out) <= 1e-5);  // chunking changes nothing beyond rounding
 }

@@ -382,3 +382,48 @@ TEST_CASE("storage: large blocks are reused after release, and the cache can be 
     { Tensor s = Tensor::empty({16}); }
     CHECK(cache.cached_bytes() == 0);
 }
+
+TEST_CASE("storage: cached blocks never raise the peak; they go back to the OS first") {
+    auto& cache = errseg::detail::LargeBlockCache::instance();
+    errseg::release_cached_memory();
+    const char* off = std::getenv("ERRSEG_NO_BLOCK_CACHE");
+    if (off && off[0] == '1') return;
+    const size_t mib = size_t(1) << 20;
+    // A block larger than everything held so far sets a new high-water mark, then is cached.
+    const size_t big = (cache.held_and_high_water().second / mib + 12) / 2 * 2 * mib;
+    { Tensor a = Tensor::empty({int64_t(big / 4)}); }
+    CHECK(cache.cached_bytes() == big);
+    const auto [held0, high0] = cache.held_and_high_water();
+    CHECK(high0 == held0);
+    {
+        // Another size: keeping the cached block as well would exceed the peak, so it is freed
+        // before the new block is taken from the OS.
+        Tensor b = Tensor::empty({int64_t((big - 6 * mib) / 4)});
+        CHECK(cache.cached_bytes() == 0);
+        CHECK(cache.held_and_high_water().first == held0 - 6 * mib);
+        CHECK(cache.held_and_high_water().second == high0);
+    }
+    {
+        // A smaller block fits under the peak next to the cached one: both are kept.
+        Tensor c = Tensor::empty({int64_t(mib)});  // 4 MiB
+        CHECK(cache.cached_bytes() == big - 6 * mib);
+        CHECK(cache.held_and_high_water().second == high0);
+    }
+    CHECK(cache.cached_bytes() == big - 2 * mib);
+    errseg::release_cached_memory();
+    CHECK(cache.held_and_high_water().first == held0 - big);
+}
+
+TEST_CASE("heap usage: live tensor bytes and their peak") {
+    errseg::reset_heap_peak();
+    const size_t base = errseg::heap_usage().tensor_bytes;
+    {
+        Tensor a = Tensor::empty({1000});
+        Tensor b = Tensor::empty({3, 500}, errseg::DType::I32);
+        CHECK(errseg::heap_usage().tensor_bytes == base + 4000 + 6000);
+    }
+    CHECK(errseg::heap_usage().tensor_bytes == base);
+    CHECK(errseg::heap_usage().peak_tensor_bytes == base + 10000);
+    errseg::reset_heap_peak();
+    CHECK(errseg::heap_usage().peak_tensor_bytes == base);
+}

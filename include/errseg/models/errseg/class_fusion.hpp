@@ -31,6 +31,7 @@ public:
     using T = typename B::Tensor;
     static constexpr float kLayerNormEps = 1e-5f;
     static constexpr int kPool = 2;  // AvgPool2d(2, 2)
+    static constexpr int64_t kMlpPositions = 64;  // pooled positions per MLP chunk (memory bound)
 
     ClassFusionBlockOn() = default;
     // `w` is scoped at `aggregator_layers.{i}.class_fusion.sa.`.
@@ -62,29 +63,39 @@ public:
         const int64_t K = x.size(0), C = dim_, H = x.size(2), W = x.size(3);
 
         // One sequence of K class tokens per pooled position: [h*w, K, C].
-        const T pooled = B::avg_pool2d(x, kPool, kPool);  // [K, C, h, w]
-        const int64_t h = pooled.size(2), w = pooled.size(3), L = h * w;
-        T z = B::permute_copy(pooled, {2, 3, 0, 1}).reshape({L, K, C});
+        T z = B::avg_pool2d(x, kPool, kPool);  // [K, C, h, w]
+        const int64_t h = z.size(2), w = z.size(3), L = h * w;
+        z = B::permute_copy(z, {2, 3, 0, 1}).reshape({L, K, C});
 
-        const T zn = B::layer_norm(z, norm1_.weight, norm1_.bias, kLayerNormEps);
-        // The text-guidance halves of q and k (bias included) are the same at every position.
-        const T q_text = B::linear(text_guidance, q_.guidance_weight, q_.bias);  // [K, C]
-        const T k_text = B::linear(text_guidance, k_.guidance_weight, k_.bias);
-        const T q = B::linear(zn, q_.feature_weight, T(), Activation::None, q_text);  // [L, K, C]
-        const T k = B::linear(zn, k_.feature_weight, T(), Activation::None, k_text);
-        const T v = linear(zn, v_);
+        {  // attention; its intermediates are freed before the MLP's
+            const T zn = B::layer_norm(z, norm1_.weight, norm1_.bias, kLayerNormEps);
+            // The text-guidance halves of q and k (bias included) are the same at every position.
+            const T q_text = B::linear(text_guidance, q_.guidance_weight, q_.bias);  // [K, C]
+            const T k_text = B::linear(text_guidance, k_.guidance_weight, k_.bias);
+            const T q = B::linear(zn, q_.feature_weight, T(), Activation::None, q_text);  // [L, K, C]
+            const T k = B::linear(zn, k_.feature_weight, T(), Activation::None, k_text);
+            const T v = linear(zn, v_);
+            const float scale = float(1.0 / std::sqrt(double(C / heads_)));
+            z = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, z);
+        }
 
-        const float scale = float(1.0 / std::sqrt(double(C / heads_)));
-        z = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, z);
-
-        // Gated MLP with a ReLU6 after fc3.
-        const T hn = B::layer_norm(z, norm2_.weight, norm2_.bias, kLayerNormEps);
-        const T u = B::mul(linear(hn, fc1_, Activation::Relu6), linear(hn, fc2_));
-        z = linear(u, fc3_, Activation::Relu6, z);
+        // Gated MLP with a ReLU6 after fc3, kMlpPositions positions at a time: every row is
+        // independent (the same bits as all at once) and its three 3C-wide intermediates then
+        // stay small instead of 2.25x the size of x.
+        z = errseg_detail::map_class_chunks<B>(L, kMlpPositions, [&](int64_t b, int64_t e) {
+            const T zc = B::slice0(z, b, e);
+            const T hn = B::layer_norm(zc, norm2_.weight, norm2_.bias, kLayerNormEps);
+            const T u = B::mul(linear(hn, fc1_, Activation::Relu6), linear(hn, fc2_));
+            return linear(u, fc3_, Activation::Relu6, zc);
+        });
 
         // Back to [K, C, h, w], upsampled with align_corners = True, residual at full resolution.
+        // The sum goes into the upsampled tensor (float addition commutes: the same bits as
+        // x + up) so no third K x C x H x W tensor is allocated.
         const T z_map = B::permute(z.reshape({h, w, K, C}), {2, 3, 0, 1});
-        return B::add(x, B::resize_bilinear(z_map, H, W, /*align_corners=*/true));
+        T up = B::resize_bilinear(z_map, H, W, /*align_corners=*/true);
+        B::add_(up, x);
+        return up;
     }
 
 private:

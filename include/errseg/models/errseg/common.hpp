@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <utility>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../../core.hpp"
@@ -119,21 +120,69 @@ typename B::Tensor tokens_as_map_view(const typename B::Tensor& t, int64_t H, in
     return B::permute(B::contiguous(t).reshape({N, H, W, C}), {0, 3, 1, 2});
 }
 
-// Runs fn(begin, end) over consecutive class ranges of at most `chunk` classes and stacks the
-// results (each [end - begin, ...]) along dim 0. Per-class modules use this to bound the memory
-// of their intermediates when K is large.
+// Runs fn(begin, end) over consecutive ranges of at most `chunk` rows of dim 0 (classes, or
+// positions) and stacks the results (each [end - begin, ...]) along dim 0. Per-class modules use
+// this to bound the memory of their intermediates when K is large. On the CPU each chunk's result is copied straight into
+// the stacked output (slices are writable views), so the results are never held twice (a list of
+// parts plus their concatenation); other backends concatenate.
 template <class B, class F>
 typename B::Tensor map_class_chunks(int64_t K, int64_t chunk, F&& fn) {
     chunk = std::max<int64_t>(1, chunk);
     if (K <= chunk) return B::contiguous(fn(int64_t(0), K));
-    std::vector<typename B::Tensor> parts;
-    for (int64_t b = 0; b < K; b += chunk) {
-        const int64_t e = std::min(K, b + chunk);
-        parts.push_back(fn(b, e));
-        ERRSEG_CHECK(parts.back().size(0) == e - b, "class chunk result has ", parts.back().size(0),
-                     " rows, expected ", e - b);
+    const auto check_rows = [](const typename B::Tensor& part, int64_t b, int64_t e) {
+        ERRSEG_CHECK(part.size(0) == e - b, "class chunk result has ", part.size(0), " rows, expected ", e - b);
+    };
+    if constexpr (std::is_same_v<B, CpuBackend>) {
+        Tensor out;
+        for (int64_t b = 0; b < K; b += chunk) {
+            const int64_t e = std::min(K, b + chunk);
+            const Tensor part = fn(b, e).to_f32();  // dense float32, like concat's inputs
+            check_rows(part, b, e);
+            if (!out.defined()) {
+                Shape shape = part.shape();
+                shape[0] = K;
+                out = Tensor::empty(shape);
+            }
+            ERRSEG_CHECK(part.numel() == (e - b) * (out.numel() / K), "class chunk result ",
+                         shape_str(part.shape()), " does not match the first chunk's ", shape_str(out.shape()));
+            std::copy_n(part.data<float>(), size_t(part.numel()), out.data<float>() + b * (out.numel() / K));
+        }
+        return out;
+    } else {
+        std::vector<typename B::Tensor> parts;
+        for (int64_t b = 0; b < K; b += chunk) {
+            const int64_t e = std::min(K, b + chunk);
+            parts.push_back(fn(b, e));
+            check_rows(parts.back(), b, e);
+        }
+        return B::concat(parts, 0);
     }
-    return B::concat(parts, 0);
+}
+
+// map_class_chunks over the rows of x: fn(rows) maps x's rows [begin, end) (a view) to rows of
+// x's own shape. On the CPU, when the caller handed over the only reference to x (a dense float32
+// tensor), each chunk's result overwrites the rows it came from, so no second x-sized tensor is
+// allocated; fn must therefore read its rows only before it returns.
+template <class B, class F>
+typename B::Tensor map_rows_in_place(typename B::Tensor x, int64_t chunk, F&& fn) {
+    chunk = std::max<int64_t>(1, chunk);
+    if constexpr (std::is_same_v<B, CpuBackend>) {
+        const bool sole_owner = x.defined() && x.storage().use_count() == 1 && x.storage()->writable();
+        if (sole_owner && x.is_contiguous() && x.dtype() == DType::F32 && x.size(0) > chunk) {
+            const int64_t K = x.size(0), row = x.numel() / K;
+            for (int64_t b = 0; b < K; b += chunk) {
+                const int64_t e = std::min(K, b + chunk);
+                const Tensor part = fn(x.slice(0, b, e)).to_f32();
+                Shape expected = x.shape();
+                expected[0] = e - b;
+                ERRSEG_CHECK(part.shape() == expected, "class chunk result ", shape_str(part.shape()),
+                             ", expected ", shape_str(expected));
+                std::copy_n(part.data<float>(), size_t(part.numel()), x.template data<float>() + b * row);
+            }
+            return x;
+        }
+    }
+    return map_class_chunks<B>(x.size(0), chunk, [&](int64_t b, int64_t e) { return fn(B::slice0(x, b, e)); });
 }
 
 // Wall-clock stage timings: lap("name") records the time since the previous lap.

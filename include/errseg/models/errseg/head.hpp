@@ -44,8 +44,10 @@ public:
         : spatial_(w.scope("spatial_fusion.sa."), dim, heads, sr_ratio),
           classes_(w.scope("class_fusion.sa."), dim, heads) {}
 
-    T forward(const T& x, const T& image_guidance, const T& text_guidance, int64_t class_chunk) const {
-        return classes_.forward(spatial_.forward(x, image_guidance, class_chunk), text_guidance);
+    // Takes x by value: a caller that moves its features in lets spatial fusion overwrite them
+    // on the CPU (one K x C x H x W tensor instead of two).
+    T forward(T x, const T& image_guidance, const T& text_guidance, int64_t class_chunk) const {
+        return classes_.forward(spatial_.forward(std::move(x), image_guidance, class_chunk), text_guidance);
     }
 
 private:
@@ -137,7 +139,7 @@ public:
 
         // H9: aggregator.
         for (const AggregatorLayerOn<B>& layer : layers_)
-            x = layer.forward(x, guidance.aggregation, text_guidance, class_chunk_);
+            x = layer.forward(std::move(x), guidance.aggregation, text_guidance, class_chunk_);
         timer.lap("head.aggregator");
 
         // H10–H13: up-decoders and output head, per class chunk.
@@ -150,6 +152,7 @@ public:
                 return output_.forward(y);                                             // [n, H4, W4]
             }));
         timer.lap("head.up_decoder");
+        x = T();  // not needed any more: freed before the T-class reconstruction is allocated
 
         // H14: reconstruction over the whole vocabulary (host).
         const int64_t H4 = logits_kept.size(1), W4 = logits_kept.size(2), plane = H4 * W4;

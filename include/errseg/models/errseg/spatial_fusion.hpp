@@ -64,8 +64,9 @@ public:
     }
 
     // x [K, C, H, W] (one map per selected class), guidance [1, C, H, W] -> [K, C, H, W].
-    // Classes are independent; `chunk` bounds how many are processed at once (memory).
-    T forward(const T& x, const T& guidance, int64_t chunk = 8) const {
+    // Classes are independent; `chunk` bounds how many are processed at once (memory). A caller
+    // that moves x in lets the CPU write the result over it (map_rows_in_place).
+    T forward(T x, const T& guidance, int64_t chunk = 8) const {
         ERRSEG_CHECK(x.dim() == 4 && x.size(1) == dim_, "spatial fusion: expected [K, ", dim_,
                      ", H, W], got ", shape_str(x.shape()));
         ERRSEG_CHECK(guidance.dim() == 4 && guidance.size(0) == 1 && guidance.size(1) == dim_ &&
@@ -73,9 +74,8 @@ public:
                      "spatial fusion: guidance ", shape_str(guidance.shape()), " does not match features ",
                      shape_str(x.shape()));
         const GuidanceTerms g = guidance_terms(guidance);
-        return errseg_detail::map_class_chunks<B>(x.size(0), chunk, [&](int64_t b, int64_t e) {
-            return forward_classes(B::slice0(x, b, e), g);
-        });
+        return errseg_detail::map_rows_in_place<B>(std::move(x), chunk,
+                                                   [&](const T& rows) { return forward_classes(rows, g); });
     }
 
 private:
@@ -102,37 +102,42 @@ private:
         const int64_t H = x_map.size(2), W = x_map.size(3);
 
         T x = errseg_detail::map_to_tokens<B>(x_map);  // [n, N, C]
-        const T xn = B::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
+        {  // attention; its intermediates are freed before the MLP's
+            const T xn = B::layer_norm(x, norm1_.weight, norm1_.bias, kLayerNormEps);
 
-        // Queries from [xn, g].
-        const T q = B::linear(xn, q_.feature_weight, T(), Activation::None, g.q);  // [n, N, C]
+            // Queries from [xn, g].
+            const T q = B::linear(xn, q_.feature_weight, T(), Activation::None, g.q);  // [n, N, C]
 
-        // Keys from [xn, g] and values from xn, on the reduced grid when sr > 1.
-        T k, v;
-        if (sr_ratio_ > 1) {
-            const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
-            // [n, C, H, W], made dense once for both reduction convs.
-            const T xn_map = B::contiguous(errseg_detail::tokens_as_map_view<B>(xn, H, W));
-            const T k_map = B::conv2d(xn_map, sr_k_.feature_weight, T(), sr, Activation::None, g.k);
-            const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
-                                             norm_k_.bias, kLayerNormEps);
-            k = linear(k_tokens, k_);
-            const T v_map = B::conv2d(xn_map, sr_v_.weight, sr_v_.bias, sr);
-            const T v_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(v_map), norm_v_.weight,
-                                             norm_v_.bias, kLayerNormEps);
-            v = linear(v_tokens, v_);
-        } else {
-            k = B::linear(xn, k_split_.feature_weight, T(), Activation::None, g.k);
-            v = linear(xn, v_);
+            // Keys from [xn, g] and values from xn, on the reduced grid when sr > 1.
+            T k, v;
+            if (sr_ratio_ > 1) {
+                const ops::Conv2dParams sr = errseg_detail::conv_params(int(sr_ratio_), 0);
+                // [n, C, H, W], made dense once for both reduction convs.
+                const T xn_map = B::contiguous(errseg_detail::tokens_as_map_view<B>(xn, H, W));
+                const T k_map = B::conv2d(xn_map, sr_k_.feature_weight, T(), sr, Activation::None, g.k);
+                const T k_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(k_map), norm_k_.weight,
+                                                 norm_k_.bias, kLayerNormEps);
+                k = linear(k_tokens, k_);
+                const T v_map = B::conv2d(xn_map, sr_v_.weight, sr_v_.bias, sr);
+                const T v_tokens = B::layer_norm(errseg_detail::map_to_tokens<B>(v_map), norm_v_.weight,
+                                                 norm_v_.bias, kLayerNormEps);
+                v = linear(v_tokens, v_);
+            } else {
+                k = B::linear(xn, k_split_.feature_weight, T(), Activation::None, g.k);
+                v = linear(xn, v_);
+            }
+
+            // Multi-head softmax attention, heads = contiguous channel groups of size d.
+            const float scale = float(1.0 / std::sqrt(double(dim_ / heads_)));
+            x = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, x);
         }
 
-        // Multi-head softmax attention, heads = contiguous channel groups of size d.
-        const float scale = float(1.0 / std::sqrt(double(dim_ / heads_)));
-        x = linear(B::attention_tokens(q, k, v, heads_, scale), proj_, Activation::None, x);
-
         // Gated MLP followed by a depthwise 7x7 conv on the token map.
-        const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
-        T u = B::mul(linear(h, fc1_, Activation::Relu6), linear(h, fc2_));
+        T u;
+        {
+            const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
+            u = B::mul(linear(h, fc1_, Activation::Relu6), linear(h, fc2_));
+        }
         u = linear(u, fc3_);
         const int64_t n = u.size(0);  // the depthwise conv runs on the token layout directly
         u = B::conv2d_depthwise_nhwc(u.reshape({n, H, W, dim_}), dwconv_.weight, dwconv_.bias, 3, 3);
