@@ -154,18 +154,20 @@ def median(xs):
 # ---------------------------------------------------------------- the plan
 
 
-def plan(quick):
-    """Points: encode (vocab, threads) and segment (vocab, K or None, threads, batch, images)."""
+def plan(quick, threads=(1, 2)):
+    """Points: encode (vocab, threads) and segment (vocab, K or None, threads, batch, images).
+    Thread counts other than 2 run the batch-1 default-K points of voc20 / ade150 / ade847."""
     vocabs = ["voc20", "ade150", "ade847", "v2000"]
     if quick:
         enc = [(v, 2) for v in vocabs] + [("ade150", 1)]
         seg = [(v, None, 2, 1, 2) for v in vocabs]
-        seg += [("ade847", 16, 2, 1, 2), ("ade150", None, 1, 1, 2), ("ade150", None, 2, 2, 4)]
+        seg += [("ade847", 16, 2, 1, 2), ("ade150", None, 2, 2, 4)]
+        seg += [("ade150", None, t, 1, 2) for t in threads if t != 2]
         return enc, seg
     enc = [(v, 2) for v in vocabs] + [("ade847", 1)]
     seg = [(v, None, 2, 1, 3) for v in vocabs]                             # T, default K
     seg += [("ade847", k, 2, 1, 3) for k in (16, 32, 64)] + [("v2000", 48, 2, 1, 3)]  # K at fixed T
-    seg += [(v, None, 1, 1, 3) for v in ("voc20", "ade150", "ade847")]     # 1 thread
+    seg += [(v, None, t, 1, 3) for t in threads if t != 2 for v in ("voc20", "ade150", "ade847")]
     seg += [("ade150", None, 2, b, 8) for b in (2, 4)]                     # images per batch
     return enc, seg
 
@@ -192,7 +194,7 @@ def measure(args):
         shutil.copyfile(args.image, copy)
         images.append(copy)
     emb = {v: os.path.join(work, f"emb_{v}.safetensors") for v in vocab_arg}
-    enc_points, seg_points = plan(args.quick)
+    enc_points, seg_points = plan(args.quick, args.threads)
     state = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
              "machine": machine(), "errseg": args.errseg, "model": args.model, "image": args.image,
              "reps": args.reps, "quick": args.quick, "commit": git_commit(), "encode": {}, "segment": {}}
@@ -400,23 +402,26 @@ def fit_encode(enc, T_of):
 
 
 def thread_scaling(seg):
-    """Per stage group: 1- vs 2-thread wall ms, speed-up, efficiency, Amdahl serial fraction."""
+    """Per vocabulary (batch 1, default K) and stage group: wall and CPU ms per thread count, the
+    1 -> 2-thread speed-up, and Amdahl's serial fraction s two ways: from the speed-ups (least
+    squares of t(n) / t(1) = s + (1 - s) / n over every thread count measured) and from the CPU /
+    wall of the 2-thread run."""
     res = {}
-    for p1 in seg.values():
-        if p1["threads"] != 1 or p1["batch"] != 1:
+    for vocab in sorted({p["vocab"] for p in seg.values()}):
+        by_n = {p["threads"]: p for p in seg.values()
+                if p["vocab"] == vocab and p["batch"] == 1 and p["k_arg"] is None}
+        if 1 not in by_n or 2 not in by_n:
             continue
-        p2 = next((p for p in seg.values() if p["threads"] == 2 and p["batch"] == 1 and p["vocab"] == p1["vocab"]
-                   and p["k_arg"] == p1["k_arg"]), None)
-        if not p2:
-            continue
+        p1, p2 = by_n[1], by_n[2]
         rows = {}
         for g, _ in STAGES + [("total", None)]:
-            a = p1["stages"].get("total") if g == "total" else p1["groups"][g]
-            b = p2["stages"].get("total") if g == "total" else p2["groups"][g]
-            if not a or not b:
+            wall = {n: (p["stages"].get("total") if g == "total" else p["groups"][g]) for n, p in by_n.items()}
+            if not all(wall.values()):
                 continue
-            s = a / b
-            row = {"t1": a, "t2": b, "speedup": s, "eff": s / 2, "serial": min(1.0, max(0.0, 2 / s - 1))}
+            a, b = wall[1], wall[2]
+            xs = [(1 - 1 / n, wall[n] / a - 1 / n) for n in wall if n > 1]
+            s = sum(x * y for x, y in xs) / sum(x * x for x, _ in xs)
+            row = {"wall": wall, "t1": a, "t2": b, "speedup": a / b, "eff": a / b / 2, "serial": min(1.0, max(0.0, s))}
             c1, c2 = p1["groups_cpu"].get(g), p2["groups_cpu"].get(g)
             if g == "total":
                 c1, c2 = p1["cpu_ms"], p2["cpu_ms"]
@@ -428,7 +433,8 @@ def thread_scaling(seg):
             rows[g] = row
         rows["cpu"] = {"t1": p1["cpu_ms"], "t2": p2["cpu_ms"], "ratio": p2["cpu_ms"] / p1["cpu_ms"],
                        "wall1": p1["wall_ms"], "wall2": p2["wall_ms"]}
-        res[p1["vocab"]] = {"T": p1["T"], "K": p1["K"], "rows": rows, "load1": p1["load"], "load2": p2["load"]}
+        res[vocab] = {"T": p1["T"], "K": p1["K"], "rows": rows, "threads": sorted(by_n),
+                      "load1": p1["load"], "load2": p2["load"]}
     return res
 
 
@@ -582,6 +588,16 @@ def render(state):
                  if "q2" in r else "— | — | — | —")
             L.append(f"| {g} | {fmt(r['t1'])} | {fmt(r['t2'])} | {r['speedup']:.2f}× | {100 * r['eff']:.0f} % | "
                      f"{r['serial']:.2f} | {q} |")
+        if len(s["threads"]) > 2:
+            ns = s["threads"]
+            L.append("")
+            L.append("Wall ms by thread count (s from speed-up above: least squares over all of them):")
+            L.append("")
+            L.append("| stage | " + " | ".join(f"{n} thr." for n in ns) + " |")
+            L.append("|---|" + "---:|" * len(ns))
+            for g, r in s["rows"].items():
+                if g != "cpu":
+                    L.append(f"| {g} | " + " | ".join(fmt(r["wall"][n]) for n in ns) + " |")
         c = s["rows"]["cpu"]
         L.append("")
         L.append(f"Process CPU per image: {fmt(c['t1'])} ms at 1 thread, {fmt(c['t2'])} ms at 2 "
@@ -591,29 +607,33 @@ def render(state):
     proj = projection(scal)
     if proj:
         L.append("")
-        L.append("**Projection to 16+ cores** (Amdahl per stage from the 2-thread serial fractions above, "
-                 "one image, batch 1; ms per image):")
+        L.append("**Projection to 16+ cores** (Amdahl per stage: each stage's measured 1-thread wall time "
+                 "with its serial fraction s from the table above; one image, batch 1; ms per image):")
         L.append("")
-        L.append("| vocabulary | 1 thread (measured) | 2 (measured) | 16 | 32 | 64 | limit (serial parts only) |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|")
-        for vocab, r in proj.items():
-            L.append(f"| {vocab} | {fmt(r['t1'])} | {fmt(r['t2'])} | {fmt(r[16])} | {fmt(r[32])} | {fmt(r[64])} | "
-                     f"{fmt(r['inf'])} |")
+        L.append("| vocabulary | s from | 1 thread (measured) | 2 (measured) | 16 | 32 | 64 | limit (serial parts only) |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in proj:
+            L.append(f"| {r['vocab']} | {r['source']} | {fmt(r['t1'])} | {fmt(r['t2'])} | {fmt(r[16])} | "
+                     f"{fmt(r[32])} | {fmt(r[64])} | {fmt(r['inf'])} |")
     L.append(END)
     return "\n".join(L) + "\n"
 
 
 def projection(scal):
-    out = {}
-    for vocab, s in scal.items():
+    """ms per image at 16 / 32 / 64 threads: each stage's 1-thread wall time scaled by Amdahl with
+    its serial fraction, from the speed-ups ("speed-up") or the 2-thread CPU / wall ("CPU / wall")."""
+    out = []
+    for vocab, s in sorted(scal.items(), key=lambda kv: kv[1]["T"]):
         stages = {g: r for g, r in s["rows"].items() if g not in ("cpu", "total")}
-        if not stages:
-            continue
-        r = {"t1": sum(x["t1"] for x in stages.values()), "t2": sum(x["t2"] for x in stages.values())}
-        for n in (16, 32, 64):
-            r[n] = sum(amdahl(x["t1"], x["serial"], n) for x in stages.values())
-        r["inf"] = sum(x["t1"] * x["serial"] for x in stages.values())
-        out[vocab] = r
+        for source, key in (("speed-up", "serial"), ("CPU / wall", "serial_q")):
+            if not stages or not all(key in r for r in stages.values()):
+                continue
+            r = {"vocab": vocab, "source": source, "t1": sum(x["t1"] for x in stages.values()),
+                 "t2": sum(x["t2"] for x in stages.values()),
+                 "inf": sum(x["t1"] * x[key] for x in stages.values())}
+            for n in (16, 32, 64):
+                r[n] = sum(amdahl(x["t1"], x[key], n) for x in stages.values())
+            out.append(r)
     return out
 
 
@@ -642,10 +662,18 @@ def main():
     ap.add_argument("--work", default="/tmp/errseg_scaling", help="scratch directory; scaling.json goes here")
     ap.add_argument("--doc", help="markdown file to update between the scaling markers (e.g. docs/PERFORMANCE.md)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer points: a smoke check")
+    ap.add_argument("--threads", default="1,2", help="thread counts to compare, with 1 and 2 (a bigger "
+                    "machine: 1,2,4,8,16); the other points run at 2")
     ap.add_argument("--render-only", action="store_true", help="re-render from WORK/scaling.json")
     args = ap.parse_args()
     if args.quick:
         args.reps = 1
+    try:
+        args.threads = sorted({int(t) for t in args.threads.split(",")})
+    except ValueError:
+        sys.exit(f"scaling_study: --threads: expected comma-separated integers, got '{args.threads}'")
+    if not {1, 2} <= set(args.threads) or args.threads[0] < 1:
+        sys.exit("scaling_study: --threads must include 1 and 2 (and counts >= 1)")
     results = os.path.join(args.work, "scaling.json")
     if args.render_only:
         with open(results, encoding="utf-8") as f:
