@@ -235,9 +235,38 @@ def measure(args):
             point["runs"].append(r)
             say(f"rep {rep + 1} segment {key_of(p)}: {r['img_wall_ms']:.0f} ms/image wall, "
                 f"{r['img_cpu_ms']:.0f} ms/image CPU, K {r['top_k']}, load {r['load_before']}")
+    if args.profile:
+        state["profile"] = profile_ops(args)
     state["minutes"] = round((time.time() - t_start) / 60, 1)
     state["load_end"] = loadavg()
     return state
+
+
+def profile_ops(args):
+    """`profile_errseg` (ade150, one timed forward after a warm-up) at each thread count, --reps
+    times alternated: ms per op kind."""
+    runs = {}
+    for rep in range(args.reps):
+        for t in args.threads:
+            cmd = [args.profile, args.model, args.image, "--classes=ade150", "--runs=1", f"--threads={t}", "--top=1"]
+            load = loadavg()
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} exited {out.returncode}\n{out.stderr[-2000:]}")
+            ops, section = {}, False
+            for line in out.stdout.splitlines():
+                if line.startswith("per op:"):
+                    section = True
+                elif section and not line.strip():
+                    break
+                elif section:
+                    parts = line.split()  # "22.8 ms   35.5%  linear"
+                    ops[parts[3]] = float(parts[0])
+            if not ops:
+                raise RuntimeError(f"{' '.join(cmd)}: no 'per op:' table in its output")
+            runs.setdefault(str(t), []).append({"ops": ops, "load": load})
+            say(f"rep {rep + 1} profile_errseg t{t}: {sum(ops.values()):.0f} ms in ops, load {load}")
+    return runs
 
 
 def cpu_at(samples, t):
@@ -354,17 +383,11 @@ def lstsq(rows, ys):
     return [a[i][m] / a[i][i] for i in range(m)]
 
 
-# Which terms each stage group is fitted with (what the code does per class / per kept class).
-MODEL_TERMS = {
-    "image tower": ["1"],
-    "cost maps + CRM": ["1", "T"],
-    "guidance + cost embedding": ["1", "T", "K"],
-    "aggregator": ["1", "K"],
-    "up-decoder": ["1", "K"],
-    "postprocess": ["1", "K"],
-    "total (wall)": ["1", "T", "K"],
-    "CPU per image": ["1", "T", "K"],
-}
+# The terms each stage group is fitted with: the image tower never sees the vocabulary; every
+# other stage gets both terms and the data say which one matters (the head's logits tensor, for
+# one, is [T, H/4, W/4] although only K classes are decoded).
+MODEL_TERMS = {g: (["1"] if g == "image tower" else ["1", "T", "K"]) for g, _ in STAGES}
+MODEL_TERMS.update({"total (wall)": ["1", "T", "K"], "CPU per image": ["1", "T", "K"]})
 
 
 def fit_model(seg):
@@ -615,8 +638,49 @@ def render(state):
         for r in proj:
             L.append(f"| {r['vocab']} | {r['source']} | {fmt(r['t1'])} | {fmt(r['t2'])} | {fmt(r[16])} | "
                      f"{fmt(r[32])} | {fmt(r[64])} | {fmt(r['inf'])} |")
+    L += render_profile(state)
     L.append(END)
     return "\n".join(L) + "\n"
+
+
+# Op kinds whose inner loops are GEMM-like (FLOP-bound); the rest stream memory.
+COMPUTE_OPS = {"linear", "conv2d", "attention_tokens", "attention", "matmul", "conv_transpose2d"}
+
+
+def render_profile(state):
+    prof = state.get("profile")
+    if not prof or "1" not in prof:
+        return []
+    ns = sorted(prof, key=int)
+    med = {n: {} for n in ns}
+    for n in ns:
+        kinds = {k for r in prof[n] for k in r["ops"]}
+        med[n] = {k: median(r["ops"].get(k, 0.0) for r in prof[n]) for k in kinds}
+    total1 = sum(med["1"].values())
+    kinds = sorted(med["1"], key=lambda k: -med["1"][k])
+    L = ["", f"**Per op kind** (`bench/profile_errseg`, ade150, one forward after a warm-up, wall ms summed "
+         f"over the op's calls, median of {len(prof['1'])}; compute-bound = GEMM-like kernels: "
+         f"{', '.join(sorted(COMPUTE_OPS))}):", ""]
+    L.append("| op kind | class | share at 1 thread | " + " | ".join(f"{n} thr. ms" for n in ns) + " | speed-up 1 → "
+             + ns[-1] + " |")
+    L.append("|---|---|---:|" + "---:|" * len(ns) + "---:|")
+    groups = {"compute-bound": [0.0] * len(ns), "memory-bound": [0.0] * len(ns)}
+    for k in kinds:
+        cls = "compute-bound" if k in COMPUTE_OPS else "memory-bound"
+        vals = [med[n].get(k, 0.0) for n in ns]
+        groups[cls] = [a + b for a, b in zip(groups[cls], vals)]
+        if med["1"][k] < 0.005 * total1:
+            continue
+        speedup = f"{vals[0] / vals[-1]:.2f}×" if vals[-1] else "—"
+        L.append(f"| {k} | {cls} | {100 * med['1'][k] / total1:.1f} % | " + " | ".join(fmt(v, v < 100) for v in vals)
+                 + f" | {speedup} |")
+    for cls, vals in groups.items():
+        L.append(f"| **all {cls}** | | {100 * vals[0] / total1:.1f} % | " + " | ".join(fmt(v, v < 100) for v in vals)
+                 + f" | {vals[0] / vals[-1]:.2f}× |")
+    L.append("")
+    L.append("Load average before each run: " + "; ".join(
+        f"{n} thr. {', '.join(str(r['load']) for r in prof[n])}" for n in ns) + ".")
+    return L
 
 
 def projection(scal):
@@ -662,6 +726,7 @@ def main():
     ap.add_argument("--work", default="/tmp/errseg_scaling", help="scratch directory; scaling.json goes here")
     ap.add_argument("--doc", help="markdown file to update between the scaling markers (e.g. docs/PERFORMANCE.md)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer points: a smoke check")
+    ap.add_argument("--profile", help="bench/profile_errseg binary: adds per-op-kind thread scaling (ade150)")
     ap.add_argument("--threads", default="1,2", help="thread counts to compare, with 1 and 2 (a bigger "
                     "machine: 1,2,4,8,16); the other points run at 2")
     ap.add_argument("--render-only", action="store_true", help="re-render from WORK/scaling.json")
@@ -679,7 +744,8 @@ def main():
         with open(results, encoding="utf-8") as f:
             state = json.load(f)
     else:
-        for what, path in (("--errseg", args.errseg), ("--model", args.model), ("--image", args.image)):
+        files = [("--errseg", args.errseg), ("--model", args.model), ("--image", args.image)]
+        for what, path in files + ([("--profile", args.profile)] if args.profile else []):
             if not path or not os.path.isfile(path):
                 sys.exit(f"scaling_study: {what}: no such file: {path}")
         try:
