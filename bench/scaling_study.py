@@ -672,10 +672,10 @@ def render_profile(state):
         if med["1"][k] < 0.005 * total1:
             continue
         speedup = f"{vals[0] / vals[-1]:.2f}×" if vals[-1] else "—"
-        L.append(f"| {k} | {cls} | {100 * med['1'][k] / total1:.1f} % | " + " | ".join(fmt(v, v < 100) for v in vals)
+        L.append(f"| {k} | {cls} | {100 * med['1'][k] / total1:.1f} % | " + " | ".join(fmt(v, int(v < 100)) for v in vals)
                  + f" | {speedup} |")
     for cls, vals in groups.items():
-        L.append(f"| **all {cls}** | | {100 * vals[0] / total1:.1f} % | " + " | ".join(fmt(v, v < 100) for v in vals)
+        L.append(f"| **all {cls}** | | {100 * vals[0] / total1:.1f} % | " + " | ".join(fmt(v, int(v < 100)) for v in vals)
                  + f" | {vals[0] / vals[-1]:.2f}× |")
     L.append("")
     L.append("Load average before each run: " + "; ".join(
