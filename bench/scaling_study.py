@@ -108,6 +108,23 @@ def proc_cpu_s(pid):
         return None
 
 
+def thread_cpu_s(pid):
+    """{thread id: CPU seconds} of a live process's threads."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[tid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def run_sampled(cmd, manifest=None, log=None):
     """Runs cmd; returns wall s, CPU s (rusage of the child), and for each manifest line k (1-based)
     the (wall s since start, child CPU s) at which it appeared."""
@@ -122,7 +139,7 @@ def run_sampled(cmd, manifest=None, log=None):
             break
         cpu = proc_cpu_s(proc.pid)
         if cpu is not None:
-            samples.append((time.perf_counter() - t0, cpu))
+            samples.append((time.perf_counter() - t0, cpu, thread_cpu_s(proc.pid) if manifest else {}))
         if manifest and os.path.exists(manifest) and os.path.getsize(manifest) != size:
             size = os.path.getsize(manifest)
             with open(manifest, encoding="utf-8") as f:
@@ -137,7 +154,7 @@ def run_sampled(cmd, manifest=None, log=None):
         with open(manifest, encoding="utf-8") as f:
             n = sum(1 for line in f if line.endswith("\n"))
         marks += [(wall, cpu_total)] * (n - lines)
-    samples.append((wall, cpu_total))
+    samples.append((wall, cpu_total, samples[-1][2] if samples else {}))
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = open(log, encoding="utf-8", errors="replace").read()[-2000:] if log else ""
@@ -154,10 +171,14 @@ def median(xs):
 # ---------------------------------------------------------------- the plan
 
 
-def plan(quick, threads=(1, 2)):
+def plan(quick, threads=(1, 2), only_threads=False):
     """Points: encode (vocab, threads) and segment (vocab, K or None, threads, batch, images).
-    Thread counts other than 2 run the batch-1 default-K points of voc20 / ade150 / ade847."""
+    Thread counts other than 2 run the batch-1 default-K points of voc20 / ade150 / ade847;
+    only_threads: just those and their 2-thread partners (ade150, ade847)."""
     vocabs = ["voc20", "ade150", "ade847", "v2000"]
+    if only_threads:
+        return ([(v, 2) for v in ("ade150", "ade847")],
+                [(v, None, t, 1, 3) for t in threads for v in ("ade150", "ade847")])
     if quick:
         enc = [(v, 2) for v in vocabs] + [("ade150", 1)]
         seg = [(v, None, 2, 1, 2) for v in vocabs]
@@ -194,7 +215,7 @@ def measure(args):
         shutil.copyfile(args.image, copy)
         images.append(copy)
     emb = {v: os.path.join(work, f"emb_{v}.safetensors") for v in vocab_arg}
-    enc_points, seg_points = plan(args.quick, args.threads)
+    enc_points, seg_points = plan(args.quick, args.threads, args.only_threads)
     state = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
              "machine": machine(), "errseg": args.errseg, "model": args.model, "image": args.image,
              "reps": args.reps, "quick": args.quick, "commit": git_commit(), "encode": {}, "segment": {}}
@@ -202,6 +223,8 @@ def measure(args):
     for rep in range(args.reps):
         for v, t in enc_points:
             out = emb[v] if t == 2 else os.path.join(work, f"emb_{v}_t{t}.safetensors")
+            if args.reuse_embeddings and os.path.exists(out):
+                continue
             cmd = [args.errseg, "embed-text", "--model", args.model, "--classes", vocab_arg[v], "--out", out,
                    "--threads", str(t)]
             r = run_sampled(cmd, log=os.path.join(work, "stderr.log"))
@@ -224,7 +247,7 @@ def measure(args):
                 records = [json.loads(line) for line in f]
             with open(os.path.join(out_dir, "img00.json"), encoding="utf-8") as f:
                 first = json.load(f)
-            r.update(per_image(r.pop("marks"), r.pop("samples"), records, b, n))
+            r.update(per_image(r.pop("marks"), r.pop("samples"), records, b, n, t))
             r["top_k"] = first["top_k"]
             r["top_k_source"] = first["top_k_source"]
             r["selected"] = len(first["selected_classes"])
@@ -269,15 +292,35 @@ def profile_ops(args):
     return runs
 
 
-def cpu_at(samples, t):
-    """The child's CPU seconds at wall time t, interpolated between the 20 ms samples."""
-    for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
-        if t0 <= t <= t1:
-            return c0 + (c1 - c0) * (t - t0) / max(t1 - t0, 1e-9)
-    return samples[0][1] if t < samples[0][0] else samples[-1][1]
+def cpu_at(samples, t, tid=None):
+    """The child's CPU seconds (or thread tid's) at wall time t, interpolated between the 20 ms
+    samples."""
+    def c(sample):
+        return sample[1] if tid is None else sample[2].get(tid, 0.0)
+    for a, b in zip(samples, samples[1:]):
+        if a[0] <= t <= b[0]:
+            return c(a) + (c(b) - c(a)) * (t - a[0]) / max(b[0] - a[0], 1e-9)
+    return c(samples[0]) if t < samples[0][0] else c(samples[-1])
 
 
-def stage_cpu(mark_t, timings, samples):
+def thread_split(samples, t0, t1, threads):
+    """Serial share of the work between wall times t0 and t1 from how it split over the threads:
+    the busiest thread ran the serial parts and its share of the parallel ones, the next
+    threads - 1 (the pool's workers) only parallel parts. CPU time counts only while a thread
+    runs, so other jobs on the machine do not enter (unless they starve one thread so long that
+    the other takes over its chunks). None for 1 thread."""
+    if threads < 2:
+        return None
+    tids = {tid for s in samples for tid in s[2]}
+    work = sorted((cpu_at(samples, t1, tid) - cpu_at(samples, t0, tid) for tid in tids), reverse=True)
+    if len(work) < threads:
+        return None
+    workers = statistics.mean(work[1:threads])
+    serial, parallel = max(0.0, work[0] - workers), threads * workers
+    return {"serial_ms": 1000 * serial, "parallel_ms": 1000 * parallel}
+
+
+def stage_cpu(mark_t, timings, samples, threads):
     """CPU ms per stage of one image, batch 1: the stages ran back to back (timings_ms order) and
     ended when its manifest line appeared (the output's encoding and write, a few ms, shift the
     boundaries); CPU at each boundary interpolated from the samples. Good to ~20 ms: read it for
@@ -286,12 +329,13 @@ def stage_cpu(mark_t, timings, samples):
     t = mark_t - sum(v for _, v in stages) / 1000
     out = {}
     for name, ms in stages:
-        out[name] = (cpu_at(samples, t + ms / 1000) - cpu_at(samples, t)) * 1000
+        out[name] = {"cpu": (cpu_at(samples, t + ms / 1000) - cpu_at(samples, t)) * 1000,
+                     "split": thread_split(samples, t, t + ms / 1000, threads)}
         t += ms / 1000
     return out
 
 
-def per_image(marks, samples, records, batch, n):
+def per_image(marks, samples, records, batch, n, threads):
     """Steady-state per-image figures of one segment run: everything after the first batch."""
     if len(marks) != n or len(records) != n:
         raise RuntimeError(f"expected {n} manifest lines, saw {len(marks)} / {len(records)}")
@@ -300,13 +344,21 @@ def per_image(marks, samples, records, batch, n):
     for rec in records[batch:]:
         for name, ms in rec["timings_ms"].items():
             stages.setdefault(name, []).append(ms / batch if name in BATCHED else ms)
-    stage_cpus = {}
+    stage_cpus, splits = {}, {}
     if batch == 1:
         for (t, _), rec in zip(marks[1:], records[1:]):
-            for name, ms in stage_cpu(t, rec["timings_ms"], samples).items():
-                stage_cpus.setdefault(name, []).append(ms)
+            for name, r in stage_cpu(t, rec["timings_ms"], samples, threads).items():
+                stage_cpus.setdefault(name, []).append(r["cpu"])
+                if r["split"]:  # summed over the warm images
+                    acc = splits.setdefault(name, {"serial_ms": 0.0, "parallel_ms": 0.0})
+                    for k in acc:
+                        acc[k] += r["split"][k]
+    whole = thread_split(samples, marks[batch - 1][0], marks[-1][0], threads)
+    if whole:
+        splits["total"] = whole
     return {
         "stages_cpu_ms": {name: statistics.median(v) for name, v in stage_cpus.items()},
+        "thread_split_ms": splits,
         "img_wall_ms": (marks[-1][0] - marks[batch - 1][0]) * 1000 / warm,
         "img_cpu_ms": (marks[-1][1] - marks[batch - 1][1]) * 1000 / warm,
         "stages_ms": {name: statistics.median(v) for name, v in stages.items()},
@@ -363,6 +415,15 @@ def summarize(state):
         cpu = {s: median(r["stages_cpu_ms"].get(s) for r in runs) for s in names}
         seg[key]["groups_cpu"] = ({g: sum(cpu.get(s) or 0.0 for s in members) for g, members in STAGES}
                                   if any(cpu.values()) else {})
+        # Serial share of each group's work from the per-thread CPU split, summed over runs.
+        split = {}
+        for g, members in STAGES + [("total", ["total"])]:
+            parts = [r.get("thread_split_ms", {}).get(m) for r in runs for m in members]
+            parts = [x for x in parts if x]
+            if parts:
+                ser, par = sum(x["serial_ms"] for x in parts), sum(x["parallel_ms"] for x in parts)
+                split[g] = ser / max(ser + par, 1e-9)
+        seg[key]["serial_split"] = split
     return enc, seg
 
 
@@ -453,6 +514,8 @@ def thread_scaling(seg):
                 # time, one thread 2 - q; the serial share of the work is then (2 - q) / q.
                 q = min(2.0, max(1.0, c2 / b))
                 row.update(cpu1=c1, cpu2=c2, q1=c1 / a, q2=c2 / b, serial_q=(2 - q) / q)
+            if g in p2["serial_split"]:
+                row["serial_split"] = p2["serial_split"][g]
             rows[g] = row
         rows["cpu"] = {"t1": p1["cpu_ms"], "t2": p2["cpu_ms"], "ratio": p2["cpu_ms"] / p1["cpu_ms"],
                        "wall1": p1["wall_ms"], "wall2": p2["wall_ms"]}
@@ -602,15 +665,17 @@ def render(state):
                  "from Amdahl, speed-up = 1 / (s + (1 − s) / 2)):")
         L.append("")
         L.append("| stage | wall, 1 thread | wall, 2 threads | speed-up | efficiency | s from speed-up | "
-                 "CPU, 1 thread | CPU, 2 threads | CPU / wall, 1 → 2 threads | s from CPU / wall |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "CPU, 1 thread | CPU, 2 threads | CPU / wall, 1 → 2 threads | s from CPU / wall | "
+                 "s from thread split |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for g, r in s["rows"].items():
             if g == "cpu":
                 continue
             q = (f"{fmt(r['cpu1'])} | {fmt(r['cpu2'])} | {r['q1']:.2f} → {r['q2']:.2f} | {r['serial_q']:.2f}"
                  if "q2" in r else "— | — | — | —")
+            split = f"{r['serial_split']:.2f}" if "serial_split" in r else "—"
             L.append(f"| {g} | {fmt(r['t1'])} | {fmt(r['t2'])} | {r['speedup']:.2f}× | {100 * r['eff']:.0f} % | "
-                     f"{r['serial']:.2f} | {q} |")
+                     f"{r['serial']:.2f} | {q} | {split} |")
         if len(s["threads"]) > 2:
             ns = s["threads"]
             L.append("")
@@ -689,7 +754,7 @@ def projection(scal):
     out = []
     for vocab, s in sorted(scal.items(), key=lambda kv: kv[1]["T"]):
         stages = {g: r for g, r in s["rows"].items() if g not in ("cpu", "total")}
-        for source, key in (("speed-up", "serial"), ("CPU / wall", "serial_q")):
+        for source, key in (("speed-up", "serial"), ("CPU / wall", "serial_q"), ("thread split", "serial_split")):
             if not stages or not all(key in r for r in stages.values()):
                 continue
             r = {"vocab": vocab, "source": source, "t1": sum(x["t1"] for x in stages.values()),
@@ -726,6 +791,10 @@ def main():
     ap.add_argument("--work", default="/tmp/errseg_scaling", help="scratch directory; scaling.json goes here")
     ap.add_argument("--doc", help="markdown file to update between the scaling markers (e.g. docs/PERFORMANCE.md)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer points: a smoke check")
+    ap.add_argument("--only-threads", action="store_true",
+                    help="only the thread-count points (ade150, ade847, batch 1) and their encodings")
+    ap.add_argument("--reuse-embeddings", action="store_true",
+                    help="skip encoding a vocabulary whose class-embeddings file is already in --work")
     ap.add_argument("--profile", help="bench/profile_errseg binary: adds per-op-kind thread scaling (ade150)")
     ap.add_argument("--threads", default="1,2", help="thread counts to compare, with 1 and 2 (a bigger "
                     "machine: 1,2,4,8,16); the other points run at 2")
