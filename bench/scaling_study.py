@@ -4,30 +4,37 @@ CRM's kept classes K, images per batch and threads, and a fitted model of it.
 
     /usr/bin/python3 bench/scaling_study.py --errseg build/errseg \
         --model build-bench/bench_cache/errseg_b_random.safetensors [--image photo.png] \
-        [--reps 2] [--work DIR] [--doc docs/PERFORMANCE.md] [--quick] [--render-only]
+        [--reps 2] [--threads 1,2] [--profile build-bench/bench/profile_errseg] [--work DIR] \
+        [--doc docs/PERFORMANCE.md] [--quick] [--only-threads --reuse-embeddings] \
+        [--render-only [--merge OTHER_WORK_DIR]]
 
 Standard library only (no torch). It drives the real CLI:
   * `errseg embed-text --classes V` per vocabulary (voc20, ade150, ade847 and a generated
     2,000-name list): the vocabulary-encoding time against T (whole process: wall and CPU time);
     its output is the class-embeddings file every timed `segment` run reuses;
   * `errseg segment --class-embeddings ... --batch b --threads t [--top-k K] --manifest M` over n
-    copies of one image. While it runs, the child's CPU time (/proc/PID/stat, all threads) is
-    sampled every 20 ms and read off when each image's manifest line appears, so the per-image
-    CPU time excludes model loading and the first (cold) batch: (CPU at the last line - CPU at
-    the end of the first batch) / (images after the first batch). The per-stage split is
-    `Result::timings_ms` (wall) of those warm images, from the manifest.
+    copies of one image. While it runs, the child's CPU time (/proc/PID/stat, all threads, and
+    per thread from /proc/PID/task) is sampled every 20 ms and read off when each image's
+    manifest line appears, so the per-image CPU time excludes model loading and the first (cold)
+    batch: (CPU at the last line - CPU at the end of the first batch) / (images after the first
+    batch). The per-stage split is `Result::timings_ms` (wall) of those warm images, from the
+    manifest; per-stage CPU is interpolated at those stage boundaries (batch 1).
+  * optionally `bench/profile_errseg` (--profile) per thread count: time per op kind.
 Every point is repeated --reps times (the repetitions are interleaved: rep 1 of all points,
 then rep 2, ...) and the median is reported; the 1-minute load average is recorded per run.
 
-Then it fits, per stage, time = c0 + cT * T + cK * K (least squares over the 2-thread batch-1
-points), derives per-stage parallel efficiency from the 1- vs 2-thread runs and projects an
-Amdahl-style time per image for 16/32/64 cores. Results go to WORK/scaling.json; the markdown
-goes between the `<!-- scaling:begin -->` / `<!-- scaling:end -->` markers of --doc (inside its
-hand-written analysis section, so a full `run_cpu_bench.py` regeneration keeps it).
+Then it fits, per stage, CPU time = c0 + cT * T + cK * K (+ cK2 * K^2 for the aggregator) by
+least squares over the 2-thread batch-1 points, derives each stage's serial fraction (Amdahl)
+from the thread-count speed-ups and from how its CPU time splits over the threads (the busiest
+thread runs the serial parts; not inflated by other jobs), and projects 16/32/64 cores. Results
+go to WORK/scaling.json; the markdown goes between the `<!-- scaling:begin -->` /
+`<!-- scaling:end -->` markers of --doc (inside its hand-written analysis section, so a full
+`run_cpu_bench.py` regeneration keeps it).
 
 --quick: one repetition, fewer images and points (a smoke check; the test suite runs it on the
-tiny fixture model). It checks what it measured (K per vocabulary, positive times, stages that
-sum to at most the total) and exits 1 on a failed check.
+tiny fixture model). Every run checks what it measured (K per vocabulary, the selected class
+count, T of the generated list, stages that sum to at most the total) and exits 1 on a failed
+check.
 """
 
 import argparse
@@ -600,7 +607,8 @@ def render(state):
              + f", code `{state['commit']}`): `errseg segment` / "
              f"`embed-text` on `{os.path.basename(state['model'])}`, the image `{os.path.basename(state['image'])}` "
              f"(@640 crop), CPU {m['cpu']} ({m['logical_cpus']} logical CPUs; {', '.join(m['flags'])}). "
-             f"Each point: median of {state['reps']} repetitions (interleaved); per image = the images after "
+             f"Each point: median of {state['reps']} repetitions (interleaved; more where runs were merged); "
+             "per image = the images after "
              "the first batch of a run (model load and the cold first batch excluded), CPU = the process's "
              "user + system time over those images (all threads; CPU / wall = how many of our threads "
              "ran on average: below 1 at 1 thread means other jobs took the CPU), stage split = "
