@@ -22,7 +22,7 @@ present class's pooled image features and all training names), --spread-weight (
 text embedding must identify it among the training names), --text-lr-mult and --max-objects
 are the attempts to make shape words count; --attr-weight (linear probes, discarded after
 training, that classify each feature cell's shape and colour/texture from the scene's ground
-truth) and --tower-steps (a first phase that trains the two CLIP towers alone, about 6x faster
+truth) and --tower-steps (a first phase that trains the two CLIP towers alone, about 3x faster
 a step) try to give the image tower shape-aware features, as CLIP pre-training would.
 training/README.md reports what they did. The training log prints the mean text-embedding
 cosine of names that share the adjective but not the shape ("same-adjective"; near 1 means the
@@ -318,7 +318,7 @@ def main():
                          "and the projected stride-16 features")
     ap.add_argument("--tower-steps", type=int, default=0,
                     help="the first this many steps train the CLIP towers only (no ERR-Seg head: "
-                         "about 6x faster a step), with the auxiliary, contrastive, spread and "
+                         "about 3x faster a step), with the auxiliary, contrastive, spread and "
                          "attribute terms")
     ap.add_argument("--probe-every", type=int, default=0,
                     help="every this many steps, print the shape probe's accuracy (seen / held-out names)")
