@@ -90,6 +90,16 @@ constexpr int64_t kStatBlock = 2048;  // values per fp32 partial sum of the norm
 constexpr int64_t kLn2dTile = 128;  // pixels per LayerNorm2d tile (norm_body.inl)
 enum class BinaryOp { add, sub, mul, div };  // the broadcast binary ops (elementwise_body.inl)
 
+// Kept out of line: one copy per tile shape (tests/isa_kernels_objdump.sh checks its registers),
+// and a call per register tile costs nothing next to the tile's work.
+#if defined(__GNUC__)
+#define ERRSEG_KERNEL_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define ERRSEG_KERNEL_NOINLINE __declspec(noinline)
+#else
+#define ERRSEG_KERNEL_NOINLINE
+#endif
+
 // A target region: functions defined between ERRSEG_TARGET_PUSH("isa,...") and ERRSEG_TARGET_POP
 // may use those instructions whatever the TU's flags.
 #define ERRSEG_PRAGMA(...) _Pragma(#__VA_ARGS__)

@@ -98,7 +98,7 @@ struct SgStore {
 // (mr < kMr or nr < NV vectors) go through a small buffer. Every variant sums each element over
 // k in the same order.
 template <bool kPackedA, int NV>
-inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int64_t ldc, int64_t mr, int64_t nr,
+ERRSEG_KERNEL_NOINLINE inline void sg_kernel(int64_t kc, SgATile<kPackedA> a, SgBTile b, float* c, int64_t ldc, int64_t mr, int64_t nr,
                       SgStore st) {
     constexpr int MR = int(kMr);
     constexpr int64_t kNt = NV * kLanes;  // tile width
