@@ -8,6 +8,11 @@
 
 namespace errseg::ops::detail {
 
+// The bias joins a tile's first store, which an accumulating product does not have.
+inline void check_fresh_for_bias(bool accumulate, GemmBias bias) {
+    ERRSEG_CHECK(!(accumulate && bias.p), "gemm: a bias needs a fresh product (accumulate = false)");
+}
+
 // Fills the block with its bias (or zeros).
 inline void fill_bias(float* c, int64_t m, int64_t n, int64_t ldc, int64_t r0, int64_t c0, GemmBias bias) {
     for (int64_t i = 0; i < m; ++i) {
@@ -63,11 +68,7 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
 inline void gemm(int64_t M, int64_t N, int64_t K, MatArg a, MatArg b, float* c, int64_t ldc,
                  bool accumulate = false, const Epilogue* epi = nullptr, GemmBias bias = {}) {
     if (M <= 0 || N <= 0) return;
-    if (accumulate && bias.p) {  // C += bias first (no caller does this today), then accumulate
-        for (int64_t i = 0; i < M; ++i)
-            for (int64_t j = 0; j < N; ++j) c[i * ldc + j] += bias.per_row ? bias.p[i] : bias.p[j];
-        bias = {};
-    }
+    check_fresh_for_bias(accumulate, bias);
     const auto block = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
         gemm_block(r0, r1, c0, c1, K, a, b, c, ldc, accumulate, bias);
         if (epi) (*epi)(c + r0 * ldc + c0, r1 - r0, c1 - c0, ldc);

@@ -41,7 +41,8 @@ inline void gemm_at(bool bf16, int64_t M, int64_t N, int64_t K, MatArg a, MatArg
                     const Bf16Packed* b_packed = nullptr, const Epilogue* epi = nullptr, GemmBias bias = {}) {
 #if defined(ERRSEG_HAVE_BF16_GEMM)
     if (bf16) {
-        if (bias.p && !accumulate) {  // the bf16 kernels have no bias: fill C with it, then add
+        check_fresh_for_bias(accumulate, bias);
+        if (bias.p) {  // the bf16 kernels have no bias: fill C with it, then add
             parallel_for(M, min_chunk_for(N), [&](int64_t r0, int64_t r1) {
                 fill_bias(c + r0 * ldc, r1 - r0, N, ldc, r0, 0, bias);
             });
