@@ -120,6 +120,16 @@ typename B::Tensor tokens_as_map_view(const typename B::Tensor& t, int64_t H, in
     return B::permute(B::contiguous(t).reshape({N, H, W, C}), {0, 3, 1, 2});
 }
 
+// Copies a chunk's dense float32 result into rows [b, e) of the stacked output `out` (CPU).
+inline void store_chunk_rows(Tensor& out, const Tensor& part, int64_t b, int64_t e) {
+    Shape expected = out.shape();
+    expected[0] = e - b;
+    ERRSEG_CHECK(part.shape() == expected, "class chunk result ", shape_str(part.shape()), ", expected ",
+                 shape_str(expected));
+    const int64_t row = out.numel() / out.size(0);
+    std::copy_n(part.data<float>(), size_t(part.numel()), out.data<float>() + b * row);
+}
+
 // Runs fn(begin, end) over consecutive ranges of at most `chunk` rows of dim 0 (classes, or
 // positions) and stacks the results (each [end - begin, ...]) along dim 0. Per-class modules use
 // this to bound the memory of their intermediates when K is large. On the CPU each chunk's result is copied straight into
@@ -143,9 +153,7 @@ typename B::Tensor map_class_chunks(int64_t K, int64_t chunk, F&& fn) {
                 shape[0] = K;
                 out = Tensor::empty(shape);
             }
-            ERRSEG_CHECK(part.numel() == (e - b) * (out.numel() / K), "class chunk result ",
-                         shape_str(part.shape()), " does not match the first chunk's ", shape_str(out.shape()));
-            std::copy_n(part.data<float>(), size_t(part.numel()), out.data<float>() + b * (out.numel() / K));
+            store_chunk_rows(out, part, b, e);
         }
         return out;
     } else {
@@ -169,15 +177,10 @@ typename B::Tensor map_rows_in_place(typename B::Tensor x, int64_t chunk, F&& fn
     if constexpr (std::is_same_v<B, CpuBackend>) {
         const bool sole_owner = x.defined() && x.storage().use_count() == 1 && x.storage()->writable();
         if (sole_owner && x.is_contiguous() && x.dtype() == DType::F32 && x.size(0) > chunk) {
-            const int64_t K = x.size(0), row = x.numel() / K;
+            const int64_t K = x.size(0);
             for (int64_t b = 0; b < K; b += chunk) {
                 const int64_t e = std::min(K, b + chunk);
-                const Tensor part = fn(x.slice(0, b, e)).to_f32();
-                Shape expected = x.shape();
-                expected[0] = e - b;
-                ERRSEG_CHECK(part.shape() == expected, "class chunk result ", shape_str(part.shape()),
-                             ", expected ", shape_str(expected));
-                std::copy_n(part.data<float>(), size_t(part.numel()), x.template data<float>() + b * row);
+                store_chunk_rows(x, fn(x.slice(0, b, e)).to_f32(), b, e);
             }
             return x;
         }
