@@ -138,11 +138,13 @@ TEST_CASE("cpu isa: ERRSEG_ISA lowers the path; more than the CPU has, or a bad 
 }
 
 TEST_CASE("cpu isa: the GEMM on every path against float64, partial tiles and every transpose") {
-    // Sizes around every path's tiles (6x8, 6x16, 8x48), the k block (256) and thread splits.
-    // Up to 32 rows the kernel reads a row-major B in place (ragged panels packed), else packs it.
+    // Sizes around every path's tiles (6x8, 6x16, 8x48), the k block (256), the column chunks
+    // (at most 768, split evenly: 1,700 = 576 + 576 + 548) and thread splits. Up to 32 rows the
+    // kernel reads a row-major B in place (ragged panels packed), else packs it.
     const int64_t shapes[][3] = {{1, 1, 1},    {5, 7, 3},      {6, 16, 8},     {8, 48, 17},
                                  {13, 50, 257}, {25, 97, 64},  {96, 130, 300}, {200, 60, 520},
-                                 {7, 2100, 33}, {32, 96, 300}, {17, 32, 513},  {40, 128, 129}};
+                                 {7, 2100, 33}, {32, 96, 300}, {17, 32, 513},  {40, 128, 129},
+                                 {40, 1700, 270}};
     for (const auto& s : shapes) {
         const int64_t M = s[0], N = s[1], K = s[2];
         for (bool trans_b : {false, true}) {
