@@ -15,6 +15,18 @@ TEST_CASE("attention matches softmax(QK^T / sqrt(d)) V") {
     optest::check_f32(ops::attention(q, optest::strided_copy(k), v), load("attn", "out"), "attention transposed k");
 }
 
+TEST_CASE("attention_tokens (heads as channel groups of [B, L, H*D]) matches the PyTorch fixture") {
+    const Tensor q = load("attn", "q"), k = load("attn", "k"), v = load("attn", "v");
+    const int64_t heads = q.size(1);
+    auto tokens = [](const Tensor& t) {  // [B, H, L, D] -> [B, L, H*D]
+        return t.permute({0, 2, 1, 3}).contiguous().reshape({t.size(0), t.size(2), t.size(1) * t.size(3)});
+    };
+    optest::check_f32(ops::attention_tokens(tokens(q), tokens(k), tokens(v), heads, 0.3f),
+                      tokens(load("attn", "out_scale03")), "attention_tokens scale 0.3");
+    CHECK_THROWS_WITH_AS(ops::attention_tokens(tokens(q), tokens(k), tokens(v), 5, 0.3f),
+                         doctest::Contains("5 heads"), Error);
+}
+
 TEST_CASE("causal attention spans query blocks") {
     const Tensor q = load("attn_causal", "q"), k = load("attn_causal", "k"), v = load("attn_causal", "v");
     optest::check_f32(ops::attention(q, k, v, true), load("attn_causal", "out"), "causal attention L=70");

@@ -56,17 +56,10 @@ struct CpuBackend {
     // a += b (a must own its storage: a fresh op output, not a view of a weight).
     static void add_(Tensor& a, const Tensor& b) { ops::add_(a, b); }
     // Token layout: q [B, Lq, H*D], k, v [B, Lk, H*D], head h = channels [h*D, (h+1)*D)
-    // -> [B, Lq, H*D]. The head split is a strided view here (no copies).
+    // -> [B, Lq, H*D].
     static Tensor attention_tokens(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
                                    float scale) {
-        const int64_t B = q.size(0), Lq = q.size(1), Lk = k.size(1), C = q.size(2), d = C / heads;
-        const Tensor qh = q.reshape({B, Lq, heads, d}).permute({0, 2, 1, 3});
-        const Tensor kh = k.reshape({B, Lk, heads, d}).permute({0, 2, 1, 3});
-        const Tensor vh = v.reshape({B, Lk, heads, d}).permute({0, 2, 1, 3});
-        return ops::attention(qh, kh, vh, /*causal=*/false, scale)  // [B, heads, Lq, d]
-            .permute({0, 2, 1, 3})
-            .contiguous()
-            .reshape({B, Lq, C});
+        return ops::attention_tokens(q, k, v, heads, scale);
     }
 };
 static_assert(BackendConformance<CpuBackend>::value);

@@ -101,6 +101,34 @@ inline Tensor attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
     return out;
 }
 
+// Token layout: q [B, Lq, H*D], k [B, Lk, H*D], v [B, Lk, H*Dv]; head h uses channels
+// [h*D, (h+1)*D) -> [B, Lq, H*Dv]. Heads are read as strided views and the output is written
+// straight into token order (no [B, H, L, D] copy either way).
+inline Tensor attention_tokens(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, int64_t heads,
+                               float scale) {
+    ERRSEG_CHECK(q_in.defined() && k_in.defined() && v_in.defined(), "attention_tokens: undefined input");
+    ERRSEG_CHECK(q_in.dim() == 3 && k_in.dim() == 3 && v_in.dim() == 3, "attention_tokens: q, k, v must be [B, L, C], got ",
+                 shape_str(q_in.shape()), ", ", shape_str(k_in.shape()), ", ", shape_str(v_in.shape()));
+    const int64_t B = q_in.size(0), Lq = q_in.size(1), C = q_in.size(2), Lk = k_in.size(1), Cv = v_in.size(2);
+    ERRSEG_CHECK(heads > 0 && C % heads == 0 && Cv % heads == 0 && k_in.size(0) == B && v_in.size(0) == B &&
+                     k_in.size(2) == C && v_in.size(1) == Lk,
+                 "attention_tokens: shapes do not match ", heads, " heads: q ", shape_str(q_in.shape()), ", k ",
+                 shape_str(k_in.shape()), ", v ", shape_str(v_in.shape()));
+    ERRSEG_CHECK(Lk > 0 || Lq == 0, "attention_tokens: no keys (k ", shape_str(k_in.shape()), ")");
+    const Tensor q = detail::f32_contig(q_in, "attention_tokens", "q");
+    const Tensor k = detail::f32_contig(k_in, "attention_tokens", "k");
+    const Tensor v = detail::f32_contig(v_in, "attention_tokens", "v");
+    const int64_t D = C / heads, Dv = Cv / heads;
+    Tensor out = Tensor::empty({B, Lq, Cv});
+    if (out.numel() == 0) return out;
+    const float* qp = detail::cdata(q);
+    const float* kp = detail::cdata(k);
+    const float* vp = detail::cdata(v);
+    detail::attention_core(B, heads, Lq, Lk, D, Dv, {qp, Lq * C, D, C}, {kp, Lk * C, D, C}, {vp, Lk * Cv, Dv, Cv},
+                           out.data<float>(), Lq * Cv, Dv, Cv, scale, /*causal=*/false);
+    return out;
+}
+
 // Self-attention as torch.nn.MultiheadAttention(batch_first=True) computes it:
 // x [B, L, E], in_proj_weight [3E, E], in_proj_bias [3E], out_proj [E, E] + [E].
 inline Tensor multi_head_self_attention(const Tensor& x, const Tensor& in_proj_weight,
