@@ -87,6 +87,16 @@ TEST_CASE("gemm shape errors name the shapes") {
                          doctest::Contains("bias"), Error);
     CHECK_THROWS_WITH_AS(ops::matmul(Tensor::zeros({2, 2}, DType::I32), Tensor::zeros({2, 2})),
                          doctest::Contains("float32"), Error);
+    // gated_mlp: hidden widths of fc1, fc2 and fc3 must agree with each other and with x.
+    const Tensor x = Tensor::zeros({5, 8}), w = Tensor::zeros({24, 8}), w3 = Tensor::zeros({8, 24});
+    CHECK_THROWS_WITH_AS(ops::gated_mlp(x, w, Tensor(), Activation::Relu6, Tensor::zeros({20, 8}), Tensor(), w3, Tensor()),
+                         doctest::Contains("[20, 8]"), Error);
+    CHECK_THROWS_WITH_AS(ops::gated_mlp(Tensor::zeros({5, 9}), w, Tensor(), Activation::Relu6, w, Tensor(), w3, Tensor()),
+                         doctest::Contains("[5, 9]"), Error);
+    CHECK_THROWS_WITH_AS(ops::gated_mlp(x, w, Tensor::zeros({23}), Activation::Relu6, w, Tensor(), w3, Tensor()),
+                         doctest::Contains("bias"), Error);
+    CHECK_THROWS_WITH_AS(ops::gated_mlp(x, Tensor::zeros({24}), Tensor(), Activation::Relu6, w, Tensor(), w3, Tensor()),
+                         doctest::Contains("fc1 weight"), Error);
 }
 
 TEST_CASE("gemm results do not depend on the thread count") {

@@ -192,6 +192,23 @@ TEST_CASE("under bf16 the fused activation and residual equal the separate ops o
           ops::add(ops::relu6(ops::conv2d(img, cw, cb, same)), cres), "conv2d + relu6 + residual");
 }
 
+TEST_CASE("under bf16 gated_mlp equals its separate linear and mul ops") {
+    if (!cpu_bf16_supported()) {
+        MESSAGE("skipped: ", detail::cpu_bf16_missing_reason());
+        return;
+    }
+    using errseg_test::rand_tensor;
+    // 300 rows: more than one of gated_mlp's row chunks, the last one partial.
+    const Tensor x = rand_tensor({300, 64}, 31), w1 = rand_tensor({192, 64}, 32), b1 = rand_tensor({192}, 33);
+    const Tensor w2 = rand_tensor({192, 64}, 34), b2 = rand_tensor({192}, 35), w3 = rand_tensor({64, 192}, 36);
+    const Tensor b3 = rand_tensor({64}, 37), res = rand_tensor({300, 64}, 38);
+    CpuPrecisionScope bf16(DType::BF16);
+    const Tensor u = ops::mul(ops::linear(x, w1, b1, Activation::Relu6), ops::linear(x, w2, b2));
+    const Tensor want = ops::linear(u, w3, b3, Activation::Relu6, res);
+    const Tensor got = ops::gated_mlp(x, w1, b1, Activation::Relu6, w2, b2, w3, b3, Activation::Relu6, res);
+    CHECK(optest::check_close(got, want, 0, 0, "gated_mlp under bf16").max_abs == 0);
+}
+
 TEST_CASE("the bf16 weight cache drops a weight's packed copy once the weight is gone") {
     if (!cpu_bf16_supported()) {
         MESSAGE("skipped: ", detail::cpu_bf16_missing_reason());

@@ -3,6 +3,7 @@
 #include "ops/attention.hpp"
 #include "ops/conv.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/gated_mlp.hpp"
 #include "ops/gemm.hpp"
 #include "ops/norm.hpp"
 #include "ops/pool.hpp"

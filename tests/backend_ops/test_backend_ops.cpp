@@ -493,6 +493,26 @@ std::vector<OpCase> all_cases() {
                 return x.size() > 3 ? errseg::ops::add(y, x[3]) : y;
             }));
     }
+    // gated_mlp: x [3, 150, 32] is 450 rows, more than one of its row chunks and a partial one.
+    for (auto [act1, act3, res] : {std::tuple<Activation, Activation, bool>{Activation::Relu6, Activation::None, false},
+                                   {Activation::Gelu, Activation::Relu6, true}}) {
+        std::vector<Shape> in{{3, 150, 32}, {96, 32}, {96}, {96, 32}, {96}, {32, 96}, {32}};
+        if (res) in.push_back({3, 150, 32});
+        v.push_back(make_fused_case(
+            "gated_mlp",
+            "[3, 150, 32] hidden 96 " + act_name(act1) + " then " + act_name(act3) + (res ? " + residual" : ""), in,
+            std::sqrt(96.0), 2.0 * 450 * 32 * 96 * 3,
+            [act1 = act1, act3 = act3](auto on, const auto& x) {
+                using B = typename decltype(on)::Backend;
+                return B::gated_mlp(x[0], x[1], x[2], act1, x[3], x[4], x[5], x[6], act3,
+                                    x.size() > 7 ? x[7] : typename B::Tensor());
+            },
+            [act1 = act1, act3 = act3](auto, const auto& x) {
+                namespace ops = errseg::ops;
+                const Tensor u = ops::mul(ops::linear(x[0], x[1], x[2], act1), ops::linear(x[0], x[3], x[4]));
+                return ops::linear(u, x[5], x[6], act3, x.size() > 7 ? x[7] : Tensor());
+            }));
+    }
     {
         struct ConvCase {
             const char* what;

@@ -11,6 +11,8 @@
 // undefined, of the output's shape, or of its shape without the first dim: fused_residual_period,
 // core/shape.hpp), the order of the model's sites (linear -> gelu, x + proj(y), conv -> relu6,
 // conv + guidance, group_norm -> relu); on the CPU the same bits as the separate ops.
+// gated_mlp is act3(fc3(act1(fc1(x)) * fc2(x))) + residual (ERR-Seg's fusion MLPs), again with
+// the bits of the separate linear and mul ops.
 // Uses: errseg::BackendConformance<B> (below) makes the build fail, naming the op, when a
 // backend lacks one or gives it another signature; bench/profiling_backend.hpp generates its
 // timing wrappers from it. CpuBackend and cuda::CudaBackend are checked where they are defined.
@@ -33,6 +35,9 @@
     X(T, pad2d, (const T& x, int left, int right, int top, int bottom, float value = 0.f), (x, left, right, top, bottom, value)) \
     X(T, linear, (const T& x, const T& w, const T& b = T(), Act act = Act::None, const T& residual = T()),    \
       (x, w, b, act, residual))                                                                                \
+    X(T, gated_mlp, (const T& x, const T& w1, const T& b1, Act act1, const T& w2, const T& b2, const T& w3,      \
+                     const T& b3, Act act3 = Act::None, const T& residual = T()),                               \
+      (x, w1, b1, act1, w2, b2, w3, b3, act3, residual))                                                       \
     X(T, matmul, (const T& a, const T& b, bool trans_b = false), (a, b, trans_b))                              \
     X(T, conv2d, (const T& x, const T& w, const T& b, const ::errseg::ops::Conv2dParams& p, Act act = Act::None, \
                   const T& residual = T()), (x, w, b, p, act, residual))                                       \

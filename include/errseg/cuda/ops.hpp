@@ -71,6 +71,14 @@ DeviceTensor sub(const DeviceTensor& a, const DeviceTensor& b);
 DeviceTensor mul(const DeviceTensor& a, const DeviceTensor& b);
 DeviceTensor div(const DeviceTensor& a, const DeviceTensor& b);
 
+// act3(fc3(act1(fc1(x)) * fc2(x))) + residual (errseg::ops::gated_mlp): here the separate ops.
+inline DeviceTensor gated_mlp(const DeviceTensor& x, const DeviceTensor& w1, const DeviceTensor& b1, Activation act1,
+                              const DeviceTensor& w2, const DeviceTensor& b2, const DeviceTensor& w3,
+                              const DeviceTensor& b3, Activation act3 = Activation::None,
+                              const DeviceTensor& residual = DeviceTensor()) {
+    return linear(mul(linear(x, w1, b1, act1), linear(x, w2, b2)), w3, b3, act3, residual);
+}
+
 // ---- reductions (reduce.cu) ----
 // torch.mean(x, dim) (dim removed), fp32 accumulation; the mean of an empty dim is NaN.
 DeviceTensor mean(const DeviceTensor& x, int64_t dim);

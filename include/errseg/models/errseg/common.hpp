@@ -98,6 +98,14 @@ typename B::Tensor linear(const typename B::Tensor& x, const Affine<B>& a, Activ
     return B::linear(x, a.weight, a.bias, act, residual);
 }
 
+// The fusion blocks' gated MLP: act3(fc3(act1(fc1(x)) * fc2(x))) + residual, as one op.
+template <class B>
+typename B::Tensor gated_mlp(const typename B::Tensor& x, const Affine<B>& fc1, Activation act1, const Affine<B>& fc2,
+                             const Affine<B>& fc3, Activation act3 = Activation::None,
+                             const typename B::Tensor& residual = typename B::Tensor()) {
+    return B::gated_mlp(x, fc1.weight, fc1.bias, act1, fc2.weight, fc2.bias, fc3.weight, fc3.bias, act3, residual);
+}
+
 // Feature maps [N, C, H, W] <-> token sequences [N, H*W, C] (row-major positions).
 // map_to_tokens always returns a fresh dense tensor, safe to update in place (residual adds).
 template <class B>

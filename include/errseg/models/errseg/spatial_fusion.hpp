@@ -133,12 +133,8 @@ private:
         }
 
         // Gated MLP followed by a depthwise 7x7 conv on the token map.
-        T u;
-        {
-            const T h = B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps);
-            u = B::mul(linear(h, fc1_, Activation::Relu6), linear(h, fc2_));
-        }
-        u = linear(u, fc3_);
+        T u = errseg_detail::gated_mlp<B>(B::layer_norm(x, norm2_.weight, norm2_.bias, kLayerNormEps), fc1_,
+                                          Activation::Relu6, fc2_, fc3_);
         const int64_t n = u.size(0);  // the depthwise conv runs on the token layout directly
         u = B::conv2d_depthwise_nhwc(u.reshape({n, H, W, dim_}), dwconv_.weight, dwconv_.bias, 3, 3);
         B::add_(x, u.reshape({n, H * W, dim_}));
