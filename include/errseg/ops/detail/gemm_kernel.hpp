@@ -31,7 +31,6 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
                        float* c, int64_t ldc, bool accumulate, GemmBias bias = {}) {
     const int64_t m = r1 - r0, n = c1 - c0;
     if (m <= 0 || n <= 0) return;
-    auto C = mat(c + r0 * ldc + c0, m, n, ldc);
     if (K == 0) {
         if (!accumulate) fill_bias(c + r0 * ldc + c0, m, n, ldc, r0, c0, bias);
         return;
@@ -44,6 +43,7 @@ inline void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t K
         accumulate = true;
     }
     // Portable fallback: Eigen's GEMM on op(A) rows r0..r1 and op(B) columns c0..c1.
+    auto C = mat(c + r0 * ldc + c0, m, n, ldc);
     auto run = [&](const auto& A, const auto& B) {
         if (accumulate)
             C.noalias() += A * B;
