@@ -731,7 +731,7 @@ def render(state):
 
 
 # Op kinds whose inner loops are GEMM-like (FLOP-bound); the rest stream memory.
-COMPUTE_OPS = {"linear", "conv2d", "attention_tokens", "attention", "matmul", "conv_transpose2d"}
+COMPUTE_OPS = {"linear", "conv2d", "attention_tokens", "attention", "matmul", "conv_transpose2d", "gated_mlp"}
 
 
 def render_profile(state):
