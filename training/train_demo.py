@@ -26,7 +26,8 @@ truth) and --tower-steps (a first phase that trains the two CLIP towers alone, a
 a step) try to give the image tower shape-aware features, as CLIP pre-training would;
 --object-steps adds a stage 0 before them in which the image tower alone classifies one-object
 crops (training/object_crops.py) by shape, colour/texture and background through linear heads
-that are then discarded.
+that are then discarded; --factor-weight makes linear probes read each training name's shape
+and colour/texture words off its text embedding, so the words keep their own directions.
 training/README.md reports what they did. The training log prints the mean text-embedding
 cosine of names that share the adjective but not the shape ("same-adjective"; near 1 means the
 shape word is ignored), the attribute probes' shape accuracy on the batch's object cells, and
@@ -145,6 +146,35 @@ def region_features(dense, label_map, present):
     cover = F.adaptive_avg_pool2d((label_map.unsqueeze(0) == ids).float(), dense.shape[-2:])
     pooled = torch.einsum("khw,chw->kc", cover, dense)
     return pooled / cover.sum((1, 2)).clamp(min=1e-6).unsqueeze(1)
+
+
+def text_word_targets():
+    """Row indices into scenes.TRAIN_NAMES of the object names, with each one's shape word (index
+    into SHAPES) and colour/texture word (index into object_crops.APPEARANCES)."""
+    rows = [i for i, n in enumerate(scenes.TRAIN_NAMES) if n not in scenes.BACKGROUNDS]
+    words = [scenes.TRAIN_NAMES[i].split(" ") for i in rows]
+    return (torch.tensor(rows), torch.tensor([scenes.SHAPES.index(s) for _, s in words]),
+            torch.tensor([object_crops.APPEARANCES.index(a) for a, _ in words]))
+
+
+def text_factor_probes(cfg):
+    """Linear probes (weights and biases, zero at the start; training only) that read the shape
+    word and the colour/texture word off a name's text embedding."""
+    E = cfg["clip"]["embed_dim"]
+    return [torch.zeros(n, E, requires_grad=True) if k % 2 == 0 else torch.zeros(n, requires_grad=True)
+            for k, n in enumerate([len(scenes.SHAPES)] * 2 + [len(object_crops.APPEARANCES)] * 2)]
+
+
+def text_factor_loss(text, probes):
+    """Mean cross-entropy of the word probes on the training object names' text embeddings
+    (`text`: one row per TRAIN_NAMES entry). Keeps each word's direction in the embedding, so
+    that held-out combinations land where their words point instead of the text tower
+    memorising the seen names."""
+    rows, shape_words, look_words = text_word_targets()
+    e = text[rows]
+    w_shape, b_shape, w_look, b_look = probes
+    return 0.5 * (F.cross_entropy(e @ w_shape.t() + b_shape, shape_words) +
+                  F.cross_entropy(e @ w_look.t() + b_look, look_words))
 
 
 def shape_word_cosines(text):
@@ -370,10 +400,11 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
-def save_state(params, opt, step, probes, path):
-    """The resumable training state: parameters, optimiser, next step, attribute probes."""
+def save_state(params, opt, step, probes, word_probes, path):
+    """The resumable training state: parameters, optimiser, next step, attribute and word probes."""
     save_atomic({"model": {k: v.detach().clone() for k, v in params.items()}, "optimizer": opt.state_dict(),
-                 "step": step, "probes": {k: [t.detach().clone() for t in wb] for k, wb in probes.items()}}, path)
+                 "step": step, "probes": {k: [t.detach().clone() for t in wb] for k, wb in probes.items()},
+                 "word_probes": [t.detach().clone() for t in word_probes]}, path)
 
 
 def main():
@@ -393,6 +424,9 @@ def main():
                     help="weight of the text spread term: each name's text embedding must identify it among the training names")
     ap.add_argument("--spread-temperature", type=float, default=0.07,
                     help="temperature of the text spread term")
+    ap.add_argument("--factor-weight", type=float, default=0.0,
+                    help="weight of the text factorisation term: linear probes (not saved) read each "
+                         "training object name's shape word and colour/texture word off its text embedding")
     ap.add_argument("--attr-weight", type=float, default=0.0,
                     help="weight of the attribute loss: linear probes (not saved) classify each "
                          "feature cell's shape and colour/texture on the stride-8/16/32 trunk features "
@@ -436,6 +470,8 @@ def main():
     rest = [v for k, v in params.items() if not is_text_tower(k)]
     probes = attribute_probes(cfg, torch.Generator().manual_seed(args.seed + 1)) if args.attr_weight else {}
     rest += [t for wb in probes.values() for t in wb]
+    word_probes = text_factor_probes(cfg) if args.factor_weight else []
+    rest += word_probes
     opt = torch.optim.AdamW([{"params": text_tower, "lr_mult": args.text_lr_mult},
                              {"params": rest, "lr_mult": 1.0}], lr=args.lr, weight_decay=0.01)
     start = 0
@@ -447,12 +483,14 @@ def main():
             for k, wb in probes.items():
                 for t, saved in zip(wb, st["probes"][k]):
                     t.copy_(saved)
+            for t, saved in zip(word_probes, st.get("word_probes", [])):
+                t.copy_(saved)
         opt.load_state_dict(st["optimizer"])
         start = st["step"]
         print(f"resumed at step {start}", flush=True)
     elif args.object_steps:
         object_stage(model, params, cfg, args)
-        save_state(params, opt, 0, probes, state_path)     # a resumed run skips stage 0
+        save_state(params, opt, 0, probes, word_probes, state_path)     # a resumed run skips stage 0
 
     def lr_at(s):
         """Warm-up then cosine decay; the tower phase and the full-model phase have one each
@@ -473,13 +511,17 @@ def main():
         seg, aux, contrast, attr, shape_acc = step_loss(model, params, images, labels, tokens, cfg, rng, probes,
                                                         decode=step >= args.tower_steps)
         loss = seg + args.aux_weight * aux + args.contrast_weight * contrast + args.attr_weight * attr
-        if args.spread_weight:
-            loss = loss + args.spread_weight * text_spread(model.encode_text(tokens), args.spread_temperature)
+        if args.spread_weight or args.factor_weight:
+            text = model.encode_text(tokens)
+            if args.spread_weight:
+                loss = loss + args.spread_weight * text_spread(text, args.spread_temperature)
+            if args.factor_weight:
+                loss = loss + args.factor_weight * text_factor_loss(text, word_probes)
         for g in opt.param_groups:
             g["lr"] = lr_at(step) * g["lr_mult"]
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(params.values()) + [t for wb in probes.values() for t in wb], 1.0)
+        torch.nn.utils.clip_grad_norm_(list(params.values()) + [t for wb in probes.values() for t in wb] + word_probes, 1.0)
         opt.step()
         if step % 20 == 0 or step == args.steps - 1:
             with torch.no_grad():
@@ -492,7 +534,7 @@ def main():
                   flush=True)
         if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
             save_atomic({"model": {k: v.detach().clone() for k, v in params.items()}}, args.out)
-            save_state(params, opt, step + 1, probes, state_path)
+            save_state(params, opt, step + 1, probes, word_probes, state_path)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class ShortRun(TempDirTestCase):
                         "--steps", "2", "--tower-steps", "1", "--warmup", "1", "--batch", "1",
                         "--attr-weight", "1", "--contrast-weight", "1", "--spread-weight", "1",
                         "--max-objects", "1", "--object-steps", "1", "--object-batch", "2",
-                        "--object-size", "64"], check=True, capture_output=True)
+                        "--object-size", "64", "--factor-weight", "1"], check=True, capture_output=True)
         sys.path.insert(0, os.path.join(helpers.REPO, "weights_converter"))
         from errseg_convert.layouts.errseg import ERRSeg
         import json
@@ -96,6 +96,31 @@ class ShortRun(TempDirTestCase):
         state = torch.load(out + ".state")
         self.assertEqual(state["step"], 2)
         self.assertEqual(sorted(state["probes"]), sorted(["os8", "os16", "os32", "os16_dense"]))
+        self.assertEqual([tuple(t.shape) for t in state["word_probes"]], [(4, 32), (4,), (9, 32), (9,)])
+        self.assertTrue(any(t.abs().sum() > 0 for t in state["word_probes"]))      # they trained
+
+
+@needs_torch
+class TextFactorLoss(unittest.TestCase):
+    def test_word_targets_and_the_loss_of_uniform_and_of_perfect_probes(self):
+        import torch
+        import scenes
+        import train_demo
+        rows, shape_words, look_words = train_demo.text_word_targets()
+        self.assertEqual(len(rows), len(scenes.TRAIN_NAMES) - len(scenes.BACKGROUNDS))
+        red_square = rows.tolist().index(scenes.TRAIN_NAMES.index("red square"))
+        self.assertEqual((int(shape_words[red_square]), int(look_words[red_square])), (1, 0))
+        cfg = {"clip": {"embed_dim": 32}}
+        text = torch.zeros(len(scenes.TRAIN_NAMES), 32)
+        text[rows, shape_words] = 1.0                      # dims 0-3: shape word, 4-12: colour/texture
+        text[rows, 4 + look_words] = 1.0
+        probes = train_demo.text_factor_probes(cfg)
+        loss = train_demo.text_factor_loss(text, probes)
+        self.assertAlmostEqual(float(loss), (math.log(4) + math.log(9)) / 2, places=5)
+        with torch.no_grad():
+            probes[0][:, :4] = torch.eye(4) * 30
+            probes[2][:, 4:13] = torch.eye(9) * 30
+        self.assertLess(float(train_demo.text_factor_loss(text, probes)), 1e-6)
 
 
 class ObjectCrops(unittest.TestCase):
