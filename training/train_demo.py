@@ -368,8 +368,10 @@ def object_stage(model, params, cfg, args):
             rng.integers(0, 2 ** 62, args.object_batch), args.object_size)
         targets = [torch.from_numpy(t) for t in (shapes, looks, backgrounds)]
         logits = object_logits(model, heads, images, cfg)
-        loss = sum(F.cross_entropy(l, t) for per_head in logits.values() for l, t in zip(per_head, targets))
-        lr = args.object_lr * ((step + 1) / warmup if step < warmup else
+        weights = (args.object_shape_weight, 1.0, 1.0)     # shape, appearance, background
+        loss = sum(w * F.cross_entropy(l, t) for per_head in logits.values()
+                   for l, t, w in zip(per_head, targets, weights))
+        lr = args.object_lr * ((step + 1) / warmup if step < warmup else 1.0 if args.object_constant_lr else
                                0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -449,6 +451,10 @@ def main():
     ap.add_argument("--object-lr", type=float, default=2e-3, help="stage-0 peak learning rate")
     ap.add_argument("--object-clip", type=float, default=1.0,
                     help="stage-0 gradient-norm clipping (0: none)")
+    ap.add_argument("--object-constant-lr", action="store_true",
+                    help="stage 0 keeps its peak learning rate after the warm-up (no cosine decay)")
+    ap.add_argument("--object-shape-weight", type=float, default=1.0,
+                    help="stage-0 weight of the shape loss (appearance and background: 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=100)
