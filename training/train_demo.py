@@ -23,7 +23,11 @@ text embedding must identify it among the training names), --text-lr-mult and --
 are the attempts to make shape words count; --attr-weight (linear probes, discarded after
 training, that classify each feature cell's shape and colour/texture from the scene's ground
 truth) and --tower-steps (a first phase that trains the two CLIP towers alone, about 3x faster
-a step) try to give the image tower shape-aware features, as CLIP pre-training would.
+a step) try to give the image tower shape-aware features, as CLIP pre-training would;
+--object-steps adds a stage 0 before them in which the image tower alone classifies one-object
+crops (training/object_crops.py) by shape, colour/texture and background through linear heads
+that are then discarded; --factor-weight makes linear probes read each training name's shape
+and colour/texture words off its text embedding, so the words keep their own directions.
 training/README.md reports what they did. The training log prints the mean text-embedding
 cosine of names that share the adjective but not the shape ("same-adjective"; near 1 means the
 shape word is ignored), the attribute probes' shape accuracy on the batch's object cells, and
@@ -52,6 +56,7 @@ sys.path.insert(0, HERE)
 from errseg_reference import Model, Tokenizer  # noqa: E402
 from errseg_convert.layouts.errseg import ERRSeg  # noqa: E402
 import scenes  # noqa: E402
+import object_crops  # noqa: E402
 
 
 
@@ -113,12 +118,15 @@ def pick_classes(present, K, rng):
     return [scenes.TRAIN_NAMES.index(m) for m in chosen]
 
 
-def model_input(images_u8, cfg):
-    """As at inference (spec §2.2): normalise, then bilinear resize to the crop size."""
+def model_input(images_u8, cfg, resize=True):
+    """As at inference (spec §2.2): normalise, then bilinear resize to the crop size (unless
+    resize=False: stage 0's crops hold an object at scene scale already)."""
     inp = cfg["input"]
     x = torch.from_numpy(images_u8).permute(0, 3, 1, 2).float()
     mean = torch.tensor(inp["pixel_mean"]).view(1, -1, 1, 1)
     std = torch.tensor(inp["pixel_std"]).view(1, -1, 1, 1)
+    if not resize:
+        return (x - mean) / std
     S = inp["crop_size"]
     return F.interpolate((x - mean) / std, size=(S, S), mode="bilinear", align_corners=False)
 
@@ -138,6 +146,35 @@ def region_features(dense, label_map, present):
     cover = F.adaptive_avg_pool2d((label_map.unsqueeze(0) == ids).float(), dense.shape[-2:])
     pooled = torch.einsum("khw,chw->kc", cover, dense)
     return pooled / cover.sum((1, 2)).clamp(min=1e-6).unsqueeze(1)
+
+
+def text_word_targets():
+    """Row indices into scenes.TRAIN_NAMES of the object names, with each one's shape word (index
+    into SHAPES) and colour/texture word (index into object_crops.APPEARANCES)."""
+    rows = [i for i, n in enumerate(scenes.TRAIN_NAMES) if n not in scenes.BACKGROUNDS]
+    words = [scenes.TRAIN_NAMES[i].split(" ") for i in rows]
+    return (torch.tensor(rows), torch.tensor([scenes.SHAPES.index(s) for _, s in words]),
+            torch.tensor([object_crops.APPEARANCES.index(a) for a, _ in words]))
+
+
+def text_factor_probes(cfg):
+    """Linear probes (weights and biases, zero at the start; training only) that read the shape
+    word and the colour/texture word off a name's text embedding."""
+    E = cfg["clip"]["embed_dim"]
+    return [torch.zeros(n, E, requires_grad=True) if k % 2 == 0 else torch.zeros(n, requires_grad=True)
+            for k, n in enumerate([len(scenes.SHAPES)] * 2 + [len(object_crops.APPEARANCES)] * 2)]
+
+
+def text_factor_loss(text, probes):
+    """Mean cross-entropy of the word probes on the training object names' text embeddings
+    (`text`: one row per TRAIN_NAMES entry). Keeps each word's direction in the embedding, so
+    that held-out combinations land where their words point instead of the text tower
+    memorising the seen names."""
+    rows, shape_words, look_words = text_word_targets()
+    e = text[rows]
+    w_shape, b_shape, w_look, b_look = probes
+    return 0.5 * (F.cross_entropy(e @ w_shape.t() + b_shape, shape_words) +
+                  F.cross_entropy(e @ w_look.t() + b_look, look_words))
 
 
 def shape_word_cosines(text):
@@ -283,6 +320,76 @@ def shape_probe(model, tok, cfg, count=40, seed=2000000):
     return tuple(float(np.mean(right[h])) if right[h] else float("nan") for h in (False, True))
 
 
+OBJECT_FEATURES = ("os16", "os32")
+
+
+def object_heads(cfg, gen):
+    """Linear classifiers of shape, appearance and background on the globally pooled stride-16
+    and stride-32 trunk features of an object crop (stage 0 only, never in the checkpoint)."""
+    dims = cfg["clip"]["vision"]["dims"]
+    n_out = len(scenes.SHAPES) + len(object_crops.APPEARANCES) + len(scenes.BACKGROUNDS)
+    heads = {}
+    for key, width in zip(OBJECT_FEATURES, dims[2:]):
+        heads[key] = (torch.randn(n_out, width, generator=gen).mul_(width ** -0.5).requires_grad_(),
+                      torch.zeros(n_out, requires_grad=True))
+    return heads
+
+
+def object_logits(model, heads, images, cfg):
+    """Per head: (shape, appearance, background) logits of a batch of crops, which the tower sees
+    normalised as at inference but not resized."""
+    f = model.image_features(model_input(images, cfg, resize=False))
+    cuts = np.cumsum([len(scenes.SHAPES), len(object_crops.APPEARANCES)])
+    return {key: (f[key].mean((2, 3)) @ w.t() + b).tensor_split(cuts.tolist(), dim=1)
+            for key, (w, b) in heads.items()}
+
+
+def object_accuracy(model, heads, cfg, size, count=256, seed=5000000):
+    """Shape accuracy of each stage-0 head on `count` fixed fresh crops (chance 1/4)."""
+    images, shapes, _, _ = object_crops.make_batch(range(seed, seed + count), size)
+    with torch.no_grad():
+        logits = object_logits(model, heads, images, cfg)
+    return {k: float((v[0].argmax(1).numpy() == shapes).mean()) for k, v in logits.items()}
+
+
+def object_stage(model, params, cfg, args):
+    """Stage 0: the image tower alone learns to classify one-object crops by shape, appearance
+    and background (cross-entropy through linear heads that are then discarded), so the later
+    phases start from shape-aware features, as upstream starts from CLIP's."""
+    visual = [v for k, v in params.items() if k.startswith("sem_seg_head.clip_model.visual.")]
+    heads = object_heads(cfg, torch.Generator().manual_seed(args.seed + 2))
+    head_tensors = [t for wb in heads.values() for t in wb]
+    opt = torch.optim.AdamW(visual + head_tensors, lr=args.object_lr, weight_decay=0.01)
+    warmup, steps = min(args.warmup, args.object_steps // 10 + 1), args.object_steps
+    t0 = time.time()
+    for step in range(steps):
+        rng = np.random.default_rng([args.seed, 1 << 20, step])
+        images, shapes, looks, backgrounds = object_crops.make_batch(
+            rng.integers(0, 2 ** 62, args.object_batch), args.object_size)
+        targets = [torch.from_numpy(t) for t in (shapes, looks, backgrounds)]
+        logits = object_logits(model, heads, images, cfg)
+        weights = (args.object_shape_weight, 1.0, 1.0)     # shape, appearance, background
+        loss = sum(w * F.cross_entropy(l, t) for per_head in logits.values()
+                   for l, t, w in zip(per_head, targets, weights))
+        lr = args.object_lr * ((step + 1) / warmup if step < warmup else 1.0 if args.object_constant_lr else
+                               0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad()
+        loss.backward()
+        if args.object_clip:
+            torch.nn.utils.clip_grad_norm_(visual + head_tensors, args.object_clip)
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            batch_acc = {k: float((v[0].argmax(1) == targets[0]).float().mean()) for k, v in logits.items()}
+            line = f"object step {step} loss {loss.item():.3f} batch shape-acc " + \
+                " ".join(f"{k} {v:.2f}" for k, v in batch_acc.items())
+            if step % 200 == 0 or step == steps - 1:
+                line += " fresh shape-acc " + " ".join(
+                    f"{k} {v:.2f}" for k, v in object_accuracy(model, heads, cfg, args.object_size).items())
+            print(line + f" lr {lr:.2e} {time.time() - t0:.0f}s", flush=True)
+
+
 def is_text_tower(name):
     prefix = "sem_seg_head.clip_model."
     return name.startswith(prefix) and not name.startswith(prefix + "visual.") and \
@@ -293,6 +400,13 @@ def save_atomic(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def save_state(params, opt, step, probes, word_probes, path):
+    """The resumable training state: parameters, optimiser, next step, attribute and word probes."""
+    save_atomic({"model": {k: v.detach().clone() for k, v in params.items()}, "optimizer": opt.state_dict(),
+                 "step": step, "probes": {k: [t.detach().clone() for t in wb] for k, wb in probes.items()},
+                 "word_probes": [t.detach().clone() for t in word_probes]}, path)
 
 
 def main():
@@ -312,6 +426,9 @@ def main():
                     help="weight of the text spread term: each name's text embedding must identify it among the training names")
     ap.add_argument("--spread-temperature", type=float, default=0.07,
                     help="temperature of the text spread term")
+    ap.add_argument("--factor-weight", type=float, default=0.0,
+                    help="weight of the text factorisation term: linear probes (not saved) read each "
+                         "training object name's shape word and colour/texture word off its text embedding")
     ap.add_argument("--attr-weight", type=float, default=0.0,
                     help="weight of the attribute loss: linear probes (not saved) classify each "
                          "feature cell's shape and colour/texture on the stride-8/16/32 trunk features "
@@ -326,12 +443,26 @@ def main():
     ap.add_argument("--scene-size", type=int, default=320, help="training scenes are drawn at this size")
     ap.add_argument("--max-objects", type=int, default=4,
                     help="objects per training scene: 1 to this many (the eval set draws 1 to 4)")
+    ap.add_argument("--object-steps", type=int, default=0,
+                    help="stage 0: this many steps of the image tower alone classifying one-object "
+                         "crops (training/object_crops.py) by shape, colour/texture and background")
+    ap.add_argument("--object-batch", type=int, default=64, help="crops per stage-0 step")
+    ap.add_argument("--object-size", type=int, default=96, help="stage-0 crop size in pixels")
+    ap.add_argument("--object-lr", type=float, default=2e-3, help="stage-0 peak learning rate")
+    ap.add_argument("--object-clip", type=float, default=1.0,
+                    help="stage-0 gradient-norm clipping (0: none)")
+    ap.add_argument("--object-constant-lr", action="store_true",
+                    help="stage 0 keeps its peak learning rate after the warm-up (no cosine decay)")
+    ap.add_argument("--object-shape-weight", type=float, default=1.0,
+                    help="stage-0 weight of the shape loss (appearance and background: 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--merges", default=os.path.join(REPO, "data", "clip_bpe_merges.txt"))
     args = ap.parse_args()
     state_path = args.state or args.out + ".state"
+    for path in (args.out, state_path):                    # (torch.save does not create folders)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -345,6 +476,8 @@ def main():
     rest = [v for k, v in params.items() if not is_text_tower(k)]
     probes = attribute_probes(cfg, torch.Generator().manual_seed(args.seed + 1)) if args.attr_weight else {}
     rest += [t for wb in probes.values() for t in wb]
+    word_probes = text_factor_probes(cfg) if args.factor_weight else []
+    rest += word_probes
     opt = torch.optim.AdamW([{"params": text_tower, "lr_mult": args.text_lr_mult},
                              {"params": rest, "lr_mult": 1.0}], lr=args.lr, weight_decay=0.01)
     start = 0
@@ -356,9 +489,14 @@ def main():
             for k, wb in probes.items():
                 for t, saved in zip(wb, st["probes"][k]):
                     t.copy_(saved)
+            for t, saved in zip(word_probes, st.get("word_probes", [])):
+                t.copy_(saved)
         opt.load_state_dict(st["optimizer"])
         start = st["step"]
         print(f"resumed at step {start}", flush=True)
+    elif args.object_steps:
+        object_stage(model, params, cfg, args)
+        save_state(params, opt, 0, probes, word_probes, state_path)     # a resumed run skips stage 0
 
     def lr_at(s):
         """Warm-up then cosine decay; the tower phase and the full-model phase have one each
@@ -379,13 +517,17 @@ def main():
         seg, aux, contrast, attr, shape_acc = step_loss(model, params, images, labels, tokens, cfg, rng, probes,
                                                         decode=step >= args.tower_steps)
         loss = seg + args.aux_weight * aux + args.contrast_weight * contrast + args.attr_weight * attr
-        if args.spread_weight:
-            loss = loss + args.spread_weight * text_spread(model.encode_text(tokens), args.spread_temperature)
+        if args.spread_weight or args.factor_weight:
+            text = model.encode_text(tokens)
+            if args.spread_weight:
+                loss = loss + args.spread_weight * text_spread(text, args.spread_temperature)
+            if args.factor_weight:
+                loss = loss + args.factor_weight * text_factor_loss(text, word_probes)
         for g in opt.param_groups:
             g["lr"] = lr_at(step) * g["lr_mult"]
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(params.values()) + [t for wb in probes.values() for t in wb], 1.0)
+        torch.nn.utils.clip_grad_norm_(list(params.values()) + [t for wb in probes.values() for t in wb] + word_probes, 1.0)
         opt.step()
         if step % 20 == 0 or step == args.steps - 1:
             with torch.no_grad():
@@ -397,10 +539,8 @@ def main():
             print(f"step {step + 1} probe shape accuracy seen %.2f held-out %.2f" % shape_probe(model, tokenizer, cfg),
                   flush=True)
         if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
-            detached = {k: v.detach().clone() for k, v in params.items()}
-            save_atomic({"model": detached}, args.out)
-            save_atomic({"model": detached, "optimizer": opt.state_dict(), "step": step + 1,
-                         "probes": {k: [t.detach().clone() for t in wb] for k, wb in probes.items()}}, state_path)
+            save_atomic({"model": {k: v.detach().clone() for k, v in params.items()}}, args.out)
+            save_state(params, opt, step + 1, probes, word_probes, state_path)
 
 
 if __name__ == "__main__":
