@@ -86,7 +86,9 @@ inline Tensor gated_mlp(const Tensor& x_in, const Tensor& w1, const Tensor& b1, 
             const detail::Epilogue epi1{act1, nullptr, 0, h1};
             fc1.apply(rows, xp + r0 * C, C, h1, hidden, act1 == Activation::None ? nullptr : &epi1);
             fc2.apply(rows, xp + r0 * C, C, h2, hidden, nullptr);
-            for (int64_t i = 0; i < rows * hidden; ++i) h1[i] *= h2[i];
+            // The gate through the mul op's own dispatched kernel (vectorised whatever the
+            // embedder's flags; the same bits as ops::mul).
+            detail::on_cpu_isa([&](auto isa) { binary_row(isa, detail::BinaryOp::mul, h1, 1, h2, 1, h1, rows * hidden); });
             fc3.apply(rows, h1, hidden, o + r0 * Cout, Cout, epi3.empty() ? nullptr : &epi3);
         }
     });
